@@ -1,0 +1,3 @@
+from floxls.cli import main
+
+raise SystemExit(main())
