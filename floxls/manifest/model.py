@@ -9,9 +9,10 @@ indices). Front ends convert to their own encoding (LSP: UTF-16 by default).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -74,9 +75,7 @@ class Problem:
     related: tuple[Related, ...] = ()
 
 
-ScalarKind: TypeAlias = Literal[
-    "string", "integer", "float", "boolean", "datetime", "date", "time"
-]
+ScalarKind: TypeAlias = Literal["string", "integer", "float", "boolean", "datetime", "date", "time"]
 TableKind: TypeAlias = Literal[
     "root",  # the document itself
     "header",  # [a.b]
@@ -162,3 +161,129 @@ class BuildTarget:
     name: str
     entry: Entry  # the `name` entry under build
     lens_range: Range  # where the code lens goes: the header, or the dotted key's line
+
+
+class Manifest:
+    """A parsed document: its text, the value tree, and the syntax problems found.
+
+    Built by `floxls.manifest.parse`; never mutated afterwards. Lines are split as LSP does
+    (at `\\r\\n`, `\\r` and `\\n` only); use `line(n)` rather than `str.splitlines()`, which
+    also splits at form feeds and other Unicode separators.
+    """
+
+    __slots__ = (
+        "_header_starts",
+        "_headers",
+        "_starts",
+        "_stmt_starts",
+        "_stmts",
+        "problems",
+        "root",
+        "text",
+    )
+
+    def __init__(
+        self,
+        text: str,
+        root: Table,
+        problems: list[Problem],
+        starts: list[int],
+        stmts: list[Any],
+        stmt_starts: list[int],
+        headers: list[tuple[int, tuple[str, ...]]],
+        header_starts: list[int],
+    ) -> None:
+        self.text = text
+        self.root = root
+        self.problems = problems
+        self._starts = starts  # start offset of each line, then len(text) + 1
+        self._stmts = stmts
+        self._stmt_starts = stmt_starts
+        self._headers = headers
+        self._header_starts = header_starts
+
+    # -- text ---------------------------------------------------------------------------
+
+    @property
+    def line_count(self) -> int:
+        return len(self._starts) - 1
+
+    def line(self, n: int) -> str:
+        """Line `n` (0-based) without its terminator; "" when out of range."""
+        starts = self._starts
+        if n < 0 or n >= len(starts) - 1:
+            return ""
+        text = self.text
+        a = starts[n]
+        b = min(starts[n + 1], len(text))
+        if b > a and text[b - 1] == "\n":
+            b -= 1
+        if b > a and text[b - 1] == "\r":
+            b -= 1
+        return text[a:b]
+
+    def offset(self, pos: Position) -> int:
+        """The string index of `pos`, clamped into the document."""
+        n = pos.line
+        if n < 0:
+            return 0
+        if n >= len(self._starts) - 1:
+            return len(self.text)
+        return self._starts[n] + min(max(pos.character, 0), len(self.line(n)))
+
+    def position(self, offset: int) -> Position:
+        """The position of a string index."""
+        offset = min(max(offset, 0), len(self.text))
+        n = bisect_right(self._starts, offset) - 1
+        return Position(n, offset - self._starts[n])
+
+    # -- values -------------------------------------------------------------------------
+
+    def entry(self, *path: str) -> Entry | None:
+        """The entry at `path` (through an array of tables, its last table), or None."""
+        cur: Value = self.root
+        found: Entry | None = None
+        for name in path:
+            if isinstance(cur, ArrayOfTables):
+                if not cur.tables:
+                    return None
+                cur = cur.tables[-1]
+            if not isinstance(cur, Table):
+                return None
+            found = cur.entries.get(name)
+            if found is None:
+                return None
+            cur = found.value
+        return found
+
+    def get(self, *path: str) -> Value | None:
+        """The value at `path`; `get()` is the root table."""
+        if not path:
+            return self.root
+        e = self.entry(*path)
+        return None if e is None else e.value
+
+    def node_at(self, pos: Position) -> Cursor:
+        """What is under `pos`: a key, a value, a header, or a table body (see `Cursor`)."""
+        from floxls.manifest.parser import node_at
+
+        return node_at(self, pos)
+
+    def build_targets(self) -> list[BuildTarget]:
+        """Every table under `build`, in document order: `[build.x]`, `x.command = ...`, ..."""
+        build = self.root.entries.get("build")
+        if build is None or not isinstance(build.value, Table):
+            return []
+        out: list[BuildTarget] = []
+        for name, e in build.value.entries.items():
+            v = e.value
+            if not isinstance(v, Table):
+                continue
+            if v.kind == "header" and v.header_range is not None:
+                lens = v.header_range
+            else:
+                n = e.key_range.start.line
+                lens = Range(Position(n, 0), Position(n, len(self.line(n))))
+            out.append(BuildTarget(name, e, lens))
+        out.sort(key=lambda t: (t.lens_range.start.line, t.lens_range.start.character))
+        return out
