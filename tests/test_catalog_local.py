@@ -17,21 +17,8 @@ from floxls.catalog import (
 from floxls.catalog.local import LocalCatalog
 from floxls.config import Settings, default_store_url
 from floxls.errors import FloxlsError
-from tests.support.floxhub import sample_build
-
-BUILD_KEYS = {
-    "url",
-    "rev",
-    "rev_count",
-    "rev_date",
-    "ref",
-    "derivation",
-    "narinfos",
-    "cache_uri",
-    "dot_flox_dir",
-    "build_type",
-    "locked_inputs",
-}
+from floxls.nix.narinfo import NarInfo
+from tests.support.floxhub import BUILD_KEYS, sample_build
 
 
 @pytest.fixture
@@ -251,26 +238,21 @@ def test_concurrent_writers(tmp_path: Path):
     assert len(LocalCatalog(path, "alice").show("alice", "hello").builds) == 20
 
 
-class _Info:
-    def __init__(self) -> None:
-        self.references = ["b" * 32 + "-dep", "/nix/store/" + "c" * 32 + "-dep2"]
-        self.sigs = ["k-1:abc"]
-
-    store_path = "/nix/store/" + "a" * 32 + "-hello-1.0"
-    url = "nar/abc.nar.zst"
-    compression = "zstd"
-    file_hash = "sha256:1111"
-    file_size = 10
-    nar_hash = "sha256:2222"
-    nar_size = 20
-    deriver = "d" * 32 + "-hello.drv"
-    ca = None
-
-
 def test_narinfo_json():
-    data = narinfo_json(_Info())
-    assert data == {
-        "path": _Info.store_path,
+    info = NarInfo(
+        store_path="/nix/store/" + "a" * 32 + "-hello-1.0",
+        url="nar/abc.nar.zst",
+        compression="zstd",
+        file_hash="sha256:1111",
+        file_size=10,
+        nar_hash="sha256:2222",
+        nar_size=20,
+        references=["b" * 32 + "-dep", "/nix/store/" + "c" * 32 + "-dep2"],
+        deriver="d" * 32 + "-hello.drv",
+        sigs=["k-1:abc"],
+    )
+    assert narinfo_json(info) == {
+        "path": info.store_path,
         "url": "nar/abc.nar.zst",
         "compression": "zstd",
         "downloadHash": "sha256:1111",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -143,19 +142,13 @@ def test_syntax_errors_are_reported(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert f"{path}:2:" in out and "error[toml-syntax]" in out
 
 
-def test_git_flag_needs_the_pipeline_or_runs_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_git_flag_runs_the_preflight(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = env(tmp_path, WARN_ONLY + '[build.x]\ncommand = "true"\n')
-    if importlib.util.find_spec("floxls.publish.preflight") is None:
-        code, _, err = run(capsys, "--git", str(path))
-        assert code == 1 and "--git needs the publish pipeline" in err
-    else:
-        # Not a git repository: the preflight must say so, as a finding, not a traceback.
-        code, out, err = run(capsys, "--git", str(path))
-        assert "Traceback" not in out + err
-        assert code == 1, out + err
-        assert f"{path}:1:1: error[not-a-repo]" in out
+    # Not a git repository: the preflight must say so, as a finding, not a traceback.
+    code, out, err = run(capsys, "--git", str(path))
+    assert "Traceback" not in out + err
+    assert code == 1, out + err
+    assert f"{path}:1:1: error[not-a-repo]" in out
 
 
 def test_entry_point_runs_as_a_module() -> None:

@@ -36,6 +36,8 @@ def test_parse_file_and_s3() -> None:
         ("s3://Bad_Bucket!", "no valid bucket"),
         ("s3://bkt?scheme=gopher", "scheme must be http or https"),
         ("s3://AKIAXXX:sekrit@bucket", "carries credentials"),
+        ("s3://bucket?endpoint=http://AKIAXXX:sekrit@minio:9000", "carries credentials"),
+        ("s3://bucket?endpoint=AKIAXXX:sekrit@minio:9000", "carries credentials"),
     ],
 )
 def test_bad_urls_one_line_error(url: str, msg: str) -> None:
@@ -74,3 +76,11 @@ def test_unwritable_file_store(tmp_path: Path) -> None:
     store = open_store(f"file://{tmp_path}/file/cache")
     with pytest.raises(FloxlsError, match="cannot create"):
         store.ensure_cache_info()
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not utf-8\n", b"StorePath: nonsense\n"])
+def test_corrupt_narinfo_is_a_floxls_error(tmp_path: Path, content: bytes) -> None:
+    store = open_store(f"file://{tmp_path}")
+    (tmp_path / f"{'a' * 32}.narinfo").write_bytes(content)
+    with pytest.raises(FloxlsError, match=f"{'a' * 32}.narinfo"):
+        store.get_narinfo("a" * 32)

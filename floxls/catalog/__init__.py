@@ -21,12 +21,12 @@ from floxls.errors import FloxlsError
 
 if TYPE_CHECKING:
     from floxls.config import Settings
+    from floxls.nix.narinfo import NarInfo
 
 __all__ = [
     "BuildRecord",
     "Catalog",
     "Derivation",
-    "NarInfoLike",
     "Output",
     "PackageDetail",
     "PackageSummary",
@@ -241,23 +241,7 @@ class Catalog(Protocol):
     def show(self, catalog: str, pkg: str) -> PackageDetail: ...
 
 
-class NarInfoLike(Protocol):
-    """The fields of `floxls.nix.narinfo.NarInfo` that `narinfo_json` reads."""
-
-    store_path: str
-    url: str
-    compression: str
-    file_hash: str
-    file_size: int
-    nar_hash: str
-    nar_size: int
-    references: list[str]
-    deriver: str | None
-    sigs: list[str]
-    ca: str | None
-
-
-def narinfo_json(info: NarInfoLike, store_dir: str = "/nix/store") -> dict[str, object]:
+def narinfo_json(info: NarInfo, store_dir: str = "/nix/store") -> dict[str, object]:
     """A narinfo as `BuildRecord.narinfos` holds it (Nix's `path-info --json` names)."""
     refs = [r if r.startswith("/") else f"{store_dir}/{r}" for r in info.references]
     deriver = info.deriver

@@ -8,7 +8,6 @@ array instead. Exit status 1 when any error was found, else 0.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -122,39 +121,21 @@ def check_file(path: Path) -> list[Finding]:
 
 def git_findings(manifest_path: Path) -> list[Finding]:
     """Repository problems that would block a publish, from the publish pipeline's preflight."""
-    try:
-        preflight = importlib.import_module("floxls.publish.preflight")
-        repo = importlib.import_module("floxls.repo")
-    except ImportError as exc:
-        raise FloxlsError(
-            "--git needs the publish pipeline, which this build of floxls does not have yet",
-            "run `floxls check` without --git",
-        ) from exc
     from floxls.manifest.parser import parse
+    from floxls.publish.preflight import git_findings as preflight_git_findings
+    from floxls.repo import repo_state
 
     env_dir = manifest_path.parent
     if manifest_path.parts[-3:] == MANIFEST_REL.parts:
         env_dir = manifest_path.parent.parent.parent
     manifest = parse(manifest_path.read_text(encoding="utf-8"))
-    state = repo.repo_state(env_dir)
-    out: list[Finding] = []
-    for f in preflight.git_findings(state, manifest):
-        sev = getattr(f, "severity", "error")
-        severity = _SEVERITY.get(int(sev), "error") if isinstance(sev, int) else str(sev)
-        out.append(
-            Finding(
-                str(manifest_path),
-                1,
-                1,
-                1,
-                1,
-                severity.lower(),
-                str(f.code),
-                str(f.message),
-                getattr(f, "fix", None),
-            )
+    shown = str(manifest_path)
+    return [
+        Finding(
+            shown, 1, 1, 1, 1, _SEVERITY.get(int(f.severity), "error"), f.code, f.message, f.fix
         )
-    return out
+        for f in preflight_git_findings(repo_state(env_dir), manifest)
+    ]
 
 
 def run(args: argparse.Namespace) -> int:

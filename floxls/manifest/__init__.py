@@ -5,6 +5,7 @@ Pure: no I/O. `analyze(text)` is both in one call.
 
 from __future__ import annotations
 
+from floxls.manifest.checker import check
 from floxls.manifest.model import (
     Array,
     ArrayOfTables,
@@ -25,18 +26,6 @@ from floxls.manifest.model import (
 )
 from floxls.manifest.parser import parse
 from floxls.manifest.values import to_python
-
-try:
-    from floxls.manifest.checker import check
-except ModuleNotFoundError as exc:  # pragma: no cover - only before checker.py exists
-    if exc.name != "floxls.manifest.checker":
-        raise
-
-    def check(manifest: Manifest) -> list[Problem]:
-        """Until the schema checker exists: the parse problems, sorted by position."""
-        return sorted(
-            manifest.problems, key=lambda p: (p.range.start.line, p.range.start.character)
-        )
 
 
 def analyze(text: str) -> tuple[Manifest, list[Problem]]:

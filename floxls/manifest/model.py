@@ -10,6 +10,7 @@ indices). Front ends convert to their own encoding (LSP: UTF-16 by default).
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Literal, TypeAlias
@@ -163,6 +164,24 @@ class BuildTarget:
     lens_range: Range  # where the code lens goes: the header, or the dotted key's line
 
 
+def walk(table: Table, names: Sequence[str]) -> Entry | None:
+    """The entry at `names` under `table` (through an array of tables, its last table)."""
+    cur: Value = table
+    found: Entry | None = None
+    for name in names:
+        if isinstance(cur, ArrayOfTables):
+            if not cur.tables:
+                return None
+            cur = cur.tables[-1]
+        if not isinstance(cur, Table):
+            return None
+        found = cur.entries.get(name)
+        if found is None:
+            return None
+        cur = found.value
+    return found
+
+
 class Manifest:
     """A parsed document: its text, the value tree, and the syntax problems found.
 
@@ -241,20 +260,7 @@ class Manifest:
 
     def entry(self, *path: str) -> Entry | None:
         """The entry at `path` (through an array of tables, its last table), or None."""
-        cur: Value = self.root
-        found: Entry | None = None
-        for name in path:
-            if isinstance(cur, ArrayOfTables):
-                if not cur.tables:
-                    return None
-                cur = cur.tables[-1]
-            if not isinstance(cur, Table):
-                return None
-            found = cur.entries.get(name)
-            if found is None:
-                return None
-            cur = found.value
-        return found
+        return walk(self.root, path)
 
     def get(self, *path: str) -> Value | None:
         """The value at `path`; `get()` is the root table."""

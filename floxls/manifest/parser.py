@@ -34,6 +34,7 @@ from floxls.manifest.model import (
     Severity,
     Table,
     Value,
+    walk,
 )
 
 __all__ = ["node_at", "parse"]
@@ -1108,21 +1109,6 @@ _HEADER_OPEN = re.compile(r"[ \t]*\[\[?")
 _HSEG = re.compile(r"""[ \t]*("(?:[^"\\\r\n]|\\.)*"?|'[^'\r\n]*'?|[^\s.\[\]"'#]*)[ \t]*""")
 
 
-def _walk(table: Table, names: tuple[str, ...] | list[str]) -> Entry | None:
-    cur: Value = table
-    entry: Entry | None = None
-    for name in names:
-        if type(cur) is ArrayOfTables:
-            cur = cur.tables[-1]
-        if type(cur) is not Table:
-            return None
-        entry = cur.entries.get(name)
-        if entry is None:
-            return None
-        cur = entry.value
-    return entry
-
-
 def _unquote(seg: str) -> str:
     if seg[:1] in "\"'":
         seg = seg[1:]
@@ -1218,14 +1204,14 @@ class _CursorFinder:
                 wr = self.rng(a, b)
                 if not has_eq:
                     return Cursor("body", tp, tp, None, prefix, wr)
-                entry = _walk(table, names[: idx + 1])
+                entry = walk(table, names[: idx + 1])
                 return Cursor("key", tp, (*tp, name), entry, prefix, wr)
         if not has_eq:
             if off < keys[0][1]:
                 return self.body(tpath)
             return self.body(tpath + tuple(names[:-1]))
         kp = tpath + tuple(names)
-        entry = _walk(table, names)
+        entry = walk(table, names)
         if value is not None:
             vs = self.off_of(value.range.start)
             ve = self.off_of(value.range.end)
@@ -1282,7 +1268,7 @@ class _CursorFinder:
                     name = ""
                 tp = tuple(names[:idx])
                 kp = (*tp, name)
-                entry = _walk(self.m.root, kp) if name else None
+                entry = walk(self.m.root, kp) if name else None
                 return Cursor(
                     "header",
                     tp,

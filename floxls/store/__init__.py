@@ -12,9 +12,8 @@ from typing import Protocol, runtime_checkable
 
 from floxls.cancel import CancelToken
 from floxls.nix.narinfo import NarInfo
+from floxls.store.base import CACHE_INFO
 from floxls.store.url import StoreUrl, parse_store_url
-
-CACHE_INFO = "StoreDir: /nix/store\n"
 
 ByteProgress = Callable[[int], None]
 """Called with the number of bytes just transferred (an increment, not a total)."""

@@ -10,15 +10,14 @@ from pathlib import Path
 
 from floxls.cancel import CancelToken
 from floxls.errors import FloxlsError
-from floxls.nix import narinfo as narinfo_mod
-from floxls.nix.narinfo import NarInfo
-from floxls.store import CACHE_INFO, ByteProgress
+from floxls.store import ByteProgress
+from floxls.store.base import KeyedCache
 from floxls.store.url import StoreUrl
 
 _COPY_CHUNK = 4 << 20
 
 
-class FileStore:
+class FileStore(KeyedCache):
     """A binary cache in a local directory (created on first write)."""
 
     def __init__(self, parsed: StoreUrl) -> None:
@@ -51,10 +50,7 @@ class FileStore:
     def has_file(self, key: str) -> bool:
         return self._path(key).is_file()
 
-    def has_narinfo(self, hash_part: str) -> bool:
-        return self.has_file(f"{hash_part}.narinfo")
-
-    def _write_atomic(self, key: str, data: bytes) -> None:
+    def _write(self, key: str, data: bytes) -> None:
         dest = self._prepare(key)
         try:
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=".part")
@@ -114,25 +110,8 @@ class FileStore:
                 os.unlink(tmp)
             raise
 
-    def put_narinfo(self, info: NarInfo) -> None:
-        self._write_atomic(f"{info.hash_part}.narinfo", info.render().encode())
-
-    def ensure_cache_info(self) -> None:
-        if not self.has_file("nix-cache-info"):
-            self._write_atomic("nix-cache-info", CACHE_INFO.encode())
-
-    def get_narinfo(self, hash_part: str) -> NarInfo | None:
-        try:
-            text = self._path(f"{hash_part}.narinfo").read_text()
-        except FileNotFoundError:
-            return None
-        try:
-            return narinfo_mod.parse(text)
-        except narinfo_mod.NarInfoError as exc:
-            raise FloxlsError(f"store {self.url}: {hash_part}.narinfo: {exc}") from None
-
-    def get_nar(self, key: str) -> bytes:
+    def _read(self, key: str) -> bytes | None:
         try:
             return self._path(key).read_bytes()
         except FileNotFoundError:
-            raise FloxlsError(f"store {self.url} has no {key}") from None
+            return None

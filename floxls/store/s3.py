@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from floxls.cancel import CancelToken
 from floxls.errors import FloxlsError
-from floxls.nix import narinfo as narinfo_mod
-from floxls.nix.narinfo import NarInfo
-from floxls.store import CACHE_INFO, ByteProgress
+from floxls.store import ByteProgress
+from floxls.store.base import KeyedCache
 from floxls.store.url import StoreUrl
 
 if TYPE_CHECKING:
@@ -55,7 +54,7 @@ def _content_type(key: str) -> str:
     return "application/x-nix-nar"
 
 
-class S3Store:
+class S3Store(KeyedCache):
     """A binary cache in an S3 bucket (or an S3-compatible endpoint)."""
 
     def __init__(self, parsed: StoreUrl) -> None:
@@ -176,10 +175,7 @@ class S3Store:
             self._fail(exc, f"look up {key} in")
         return True
 
-    def has_narinfo(self, hash_part: str) -> bool:
-        return self.has_file(f"{hash_part}.narinfo")
-
-    def _put_bytes(self, key: str, data: bytes) -> None:
+    def _write(self, key: str, data: bytes) -> None:
         self._check_bucket()
         try:
             self.client.put_object(
@@ -226,14 +222,7 @@ class S3Store:
                 cancel.check()
             self._fail(exc, f"upload {key} to")
 
-    def put_narinfo(self, info: NarInfo) -> None:
-        self._put_bytes(f"{info.hash_part}.narinfo", info.render().encode())
-
-    def ensure_cache_info(self) -> None:
-        if not self.has_file("nix-cache-info"):
-            self._put_bytes("nix-cache-info", CACHE_INFO.encode())
-
-    def _get(self, key: str) -> bytes | None:
+    def _read(self, key: str) -> bytes | None:
         import botocore.exceptions as be
 
         self._check_bucket()
@@ -246,18 +235,3 @@ class S3Store:
             self._fail(exc, f"read {key} from")
         except Exception as exc:
             self._fail(exc, f"read {key} from")
-
-    def get_narinfo(self, hash_part: str) -> NarInfo | None:
-        data = self._get(f"{hash_part}.narinfo")
-        if data is None:
-            return None
-        try:
-            return narinfo_mod.parse(data.decode())
-        except (narinfo_mod.NarInfoError, UnicodeDecodeError) as exc:
-            raise FloxlsError(f"store {self.url}: {hash_part}.narinfo: {exc}") from None
-
-    def get_nar(self, key: str) -> bytes:
-        data = self._get(key)
-        if data is None:
-            raise FloxlsError(f"store {self.url} has no {key}")
-        return data

@@ -71,7 +71,8 @@ def parse_store_url(url: str) -> StoreUrl:
     if scheme not in KNOWN_PARAMS:
         what = f"scheme {scheme!r}" if scheme else "no scheme"
         raise FloxlsError(f"unsupported store URL {shown!r} ({what})", _SCHEMES_FIX)
-    if parts.username or parts.password:
+    endpoint = dict(parse_qsl(parts.query)).get("endpoint", "")
+    if parts.username or parts.password or "@" in endpoint:
         raise FloxlsError(
             f"store URL {shown!r} carries credentials",
             "remove them from the URL; use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile",
