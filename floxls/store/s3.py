@@ -128,7 +128,7 @@ class S3Store(KeyedCache):
             | be.ConnectionClosedError,
         ):
             raise FloxlsError(
-                f"cannot reach {self._where()} to {doing} (gave up after {MAX_ATTEMPTS} attempts)",
+                f"could not {doing} {self._where()}: unreachable (gave up after {MAX_ATTEMPTS} attempts)",
                 "check the endpoint/region in the store URL and your network",
             ) from None
         code = ""
@@ -146,7 +146,7 @@ class S3Store(KeyedCache):
             ) from None
         if code in _DENIED:
             raise FloxlsError(
-                f"access denied to {self._where()} while trying to {doing} ({code})", _CRED_FIX
+                f"access denied: could not {doing} {self._where()} ({code})", _CRED_FIX
             ) from None
         raise FloxlsError(
             f"S3 error while trying to {doing} {self._where()}: {code or exc.__class__.__name__}"
