@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     key = sub.add_parser("key", help="Nix signing keys")
     key_sub = key.add_subparsers(dest="key_command", metavar="KEY_COMMAND", required=True)
-    gen = key_sub.add_parser("generate", help="generate a secret key (like nix key generate-secret)")
+    gen = key_sub.add_parser(
+        "generate", help="generate a secret key (like nix key generate-secret)"
+    )
     gen.add_argument("--name", required=True, help="key name, e.g. cache.example.org-1")
     gen.add_argument("--out", metavar="FILE", help="write to FILE (mode 0600) instead of stdout")
     gen.set_defaults(module="key")

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.nixtools",
     "tests.support.gitrepo",
     "tests.support.floxhub",
+    "tests.support.lsp",
 ]

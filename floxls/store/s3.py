@@ -128,7 +128,8 @@ class S3Store(KeyedCache):
             | be.ConnectionClosedError,
         ):
             raise FloxlsError(
-                f"could not {doing} {self._where()}: unreachable (gave up after {MAX_ATTEMPTS} attempts)",
+                f"could not {doing} {self._where()}: unreachable "
+                f"(gave up after {MAX_ATTEMPTS} attempts)",
                 "check the endpoint/region in the store URL and your network",
             ) from None
         code = ""

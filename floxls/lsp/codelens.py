@@ -1,0 +1,93 @@
+"""Code lenses: `Publish <name>` above every build target.
+
+A target is a `[build.<name>]` table or a dotted `<name>.command = ...` key under `[build]`
+(`Manifest.build_targets()` finds both). The lens runs `floxls.publish [uri, name]`. When the
+cached preflight (git state, the target's name) already knows the publish would fail, the
+lens says why — `Publish hello — blocked: 2 unpushed commits` — and runs
+`floxls.explainBlocked [uri, name]`, which shows the fix.
+
+Computing lenses reads only what is cached: the parsed manifest and the git findings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+if TYPE_CHECKING:
+    from floxls.lsp.core import FloxServer
+    from floxls.manifest.model import BuildTarget, Manifest, Range
+
+PUBLISH_COMMAND = "floxls.publish"
+EXPLAIN_COMMAND = "floxls.explainBlocked"
+
+PACKAGE_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,128}$")
+
+RangeConverter = Callable[["Range"], types.Range]
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be a catalog package name, or None."""
+    if PACKAGE_NAME.match(name):
+        return None
+    return "invalid package name"
+
+
+def blocked_reason(target: BuildTarget, repo_reason: str | None) -> str | None:
+    """The first thing that would stop publishing `target`, in a few words."""
+    return name_problem(target.name) or repo_reason
+
+
+def lens_title(name: str, reason: str | None) -> str:
+    return f"Publish {name}" if reason is None else f"Publish {name} — blocked: {reason}"
+
+
+def build_lenses(
+    manifest: Manifest,
+    uri: str,
+    repo_reason: str | None,
+    to_lsp: RangeConverter,
+) -> list[types.CodeLens]:
+    """One lens per build target, in document order."""
+    lenses: list[types.CodeLens] = []
+    for target in manifest.build_targets():
+        reason = blocked_reason(target, repo_reason)
+        command = types.Command(
+            title=lens_title(target.name, reason),
+            command=PUBLISH_COMMAND if reason is None else EXPLAIN_COMMAND,
+            arguments=[uri, target.name],
+        )
+        lenses.append(types.CodeLens(range=to_lsp(target.lens_range), command=command))
+    return lenses
+
+
+def converter_for(server: Any, manifest: Manifest) -> RangeConverter:
+    """Model ranges -> LSP ranges in the encoding the client negotiated."""
+    from floxls.lsp.positions import PositionConverter
+
+    conv = getattr(server, "positions", None)
+    if not isinstance(conv, PositionConverter):
+        conv = PositionConverter()
+    line = manifest.line
+
+    def convert(rng: Range) -> types.Range:
+        return conv.range(line, rng)
+
+    return convert
+
+
+def register(server: FloxServer) -> None:
+    from floxls.lsp.git_state import git_state
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
+    def code_lens(ls: Any, params: types.CodeLensParams) -> list[types.CodeLens] | None:
+        uri = params.text_document.uri
+        analysis = ls.analysis(uri)
+        if analysis is None:
+            return None
+        manifest = getattr(analysis, "manifest", analysis)
+        reason = git_state(ls).blocked_reason(uri)
+        return build_lenses(manifest, uri, reason, converter_for(ls, manifest))
