@@ -1,0 +1,198 @@
+"""`floxls.publish` end to end: progress, log, result, nix import; cancellation; one at a time.
+
+A real `floxls serve` publishes from a real git repository (with a bare remote) to a
+`file://` binary cache with the built-in builder; real `nix` then imports what was published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from tests.support.gitrepo import GitEnv
+from tests.support.nixtools import Nix
+from tests.test_lsp_publish import Session, isolated_env, session, wait_until
+
+MANIFEST = """\
+version = 1
+
+[install]
+hello.pkg-path = "hello"
+
+[build.hello]
+version = "1.0.0"
+command = '''
+echo "building hello now"
+mkdir -p $out/bin
+printf '#!/bin/sh\\necho hello from floxls\\n' > $out/bin/hello
+chmod +x $out/bin/hello
+echo "built hello"
+'''
+
+[build]
+slow.command = "echo started; sleep 30; mkdir -p $out"
+slow.version = "0.1.0"
+"""
+
+PUBLISH_TIMEOUT = 60.0
+
+
+def make_key(tmp_path: Path) -> tuple[Path, str]:
+    from floxls.nix.keys import SecretKey
+
+    key = SecretKey.generate("floxls-test-1")
+    path = tmp_path / "cache.sec"
+    path.write_text(key.to_text())
+    path.chmod(0o600)
+    return path, str(key.public())
+
+
+def settings_for(store: Path, key: Path | None = None) -> dict[str, Any]:
+    publish: dict[str, str] = {"storeUrl": store.as_uri()}
+    if key is not None:
+        publish["signingKey"] = str(key)
+    return {"floxls": {"publish": publish, "trusted": True}}
+
+
+async def publish(s: Session, uri: str, name: str) -> Any:
+    return await asyncio.wait_for(
+        s.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="floxls.publish", arguments=[uri, name])
+        ),
+        PUBLISH_TIMEOUT,
+    )
+
+
+def logged(s: Session, text: str) -> bool:
+    return any(text in m.message for m in s.client.log_messages)
+
+
+def only_token(s: Session) -> Any:
+    assert len(s.client.progress_reports) == 1, s.client.progress_reports.keys()
+    return next(iter(s.client.progress_reports))
+
+
+@pytest.mark.slow
+@pytest.mark.nix
+@pytest.mark.parametrize("client_name", ["vscode", "neovim"])
+async def test_publish_reports_progress_and_nix_imports_it(
+    client_name: str, tmp_path: Path, make_git_env: Callable[..., GitEnv], nix: Nix
+) -> None:
+    repo = make_git_env(MANIFEST)
+    store = tmp_path / "cache"
+    key, public = make_key(tmp_path)
+    env = isolated_env(tmp_path)
+    # VS Code-style: settings in initializationOptions; Neovim-style: sent later with
+    # workspace/didChangeConfiguration (no workspace/configuration involved).
+    init = settings_for(store, key) if client_name == "vscode" else {"trusted": True}
+    async with session(client_name, env, repo.root, init) as s:
+        if client_name == "neovim":
+            s.client.workspace_did_change_configuration(
+                types.DidChangeConfigurationParams(settings=settings_for(store, key))
+            )
+        uri = s.open(repo.manifest)
+        result = await publish(s, uri, "hello")
+        assert result["published"] is True, s.client.messages
+        catalog = result["catalog"]
+        assert (result["name"], result["version"]) == ("hello", "1.0.0")
+
+        # The progress: created by the server, begin (cancellable), reports, end.
+        values = s.client.progress_reports[only_token(s)]
+        begin, *reports, end = values
+        assert isinstance(begin, types.WorkDoneProgressBegin)
+        assert begin.title == "Publishing hello"
+        assert begin.cancellable is True
+        assert begin.percentage == 0
+        assert reports and all(isinstance(r, types.WorkDoneProgressReport) for r in reports)
+        steps = [str(r.message).split(":")[0] for r in reports]
+        for step in ("preflight", "clone", "build", "closure", "sign", "upload", "record"):
+            assert step in steps, steps
+        # ... in pipeline order, with percentages that only rise.
+        order = ["preflight", "clone", "build", "closure", "sign", "upload", "record"]
+        firsts = [steps.index(step) for step in order]
+        assert firsts == sorted(firsts)
+        percents = [r.percentage for r in reports]
+        assert all(p is not None for p in percents)
+        assert percents == sorted(percents)  # type: ignore[type-var]
+        assert isinstance(end, types.WorkDoneProgressEnd)
+        assert end.message == f"Published {catalog}/hello 1.0.0"
+
+        # The build log, line by line, and the outcome.
+        assert logged(s, "[hello] building hello now")
+        assert logged(s, "[hello] built hello")
+        shown = [m for m in s.client.messages if m.message.startswith("Published")]
+        assert [(m.type, m.message) for m in shown] == [
+            (types.MessageType.Info, f"Published {catalog}/hello 1.0.0")
+        ]
+
+        # Real nix imports it, trusting our key, and gets what the build wrote.
+        assert list(store.glob("*.narinfo"))
+        (out,) = result["storePaths"]
+        imported = nix.store("imported")
+        proc = imported.copy_from(store.as_uri(), [out], trusted_keys=[public])
+        assert proc.returncode == 0, proc.stderr
+        hello = imported.real(out) / "bin" / "hello"
+        assert hello.read_text() == "#!/bin/sh\necho hello from floxls\n"
+
+        # After a publish the git state is refreshed; the server still serves.
+        targets = await s.command("floxls.listTargets", uri)
+        assert [t["name"] for t in targets] == ["hello", "slow"]
+
+
+@pytest.mark.slow
+async def test_cancel_mid_build_leaves_nothing_behind(
+    tmp_path: Path, make_git_env: Callable[..., GitEnv]
+) -> None:
+    repo = make_git_env(MANIFEST)
+    store = tmp_path / "cache"
+    env = isolated_env(tmp_path)
+    tmpdir = Path(env["TMPDIR"])
+    async with session("vscode", env, repo.root, settings_for(store)) as s:
+        uri = s.open(repo.manifest)
+        task = asyncio.ensure_future(publish(s, uri, "slow"))
+        await wait_until("the build to start", lambda: logged(s, "[slow] started"), 30)
+        assert list(tmpdir.glob("floxls-publish-*")), "the publish works in a temp dir"
+        token = only_token(s)
+        s.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+        result = await asyncio.wait_for(task, 15)  # not the 30 s of the sleep
+        assert result == {"published": False, "cancelled": True}
+        end = s.client.progress_reports[token][-1]
+        assert isinstance(end, types.WorkDoneProgressEnd)
+        assert "cancelled" in str(end.message)
+        assert list(tmpdir.glob("floxls-publish-*")) == []
+        assert list(store.glob("*.narinfo")) == []
+        assert any("cancelled" in m.message for m in s.client.messages)
+
+
+@pytest.mark.slow
+async def test_second_concurrent_publish_is_refused(
+    tmp_path: Path, make_git_env: Callable[..., GitEnv]
+) -> None:
+    repo = make_git_env(MANIFEST)
+    store = tmp_path / "cache"
+    async with session("neovim", isolated_env(tmp_path), repo.root, settings_for(store)) as s:
+        uri = s.open(repo.manifest)
+        first = asyncio.ensure_future(publish(s, uri, "slow"))
+        await wait_until("the first publish", lambda: logged(s, "[slow] started"), 30)
+        with pytest.raises(JsonRpcException) as info:
+            await publish(s, uri, "slow")
+        assert "slow is already publishing" in str(info.value)
+        assert any(
+            m.type == types.MessageType.Warning and "already publishing" in m.message
+            for m in s.client.messages
+        )
+        assert not first.done()
+        # Still serving; then cancel the first one.
+        assert [t["name"] for t in await s.command("floxls.listTargets", uri)] == [
+            "hello",
+            "slow",
+        ]
+        token = only_token(s)
+        s.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+        assert (await asyncio.wait_for(first, 15))["cancelled"] is True
