@@ -56,6 +56,7 @@ common = "echo profile loaded"
 
 [options]
 systems = ["x86_64-linux", "aarch64-darwin"]
+allow.unfree = false
 
 [services]
 db.command = "postgres -D ./data"
@@ -72,6 +73,7 @@ runtime-packages = ["hello"]
 
 [build.world]
 command = "make install PREFIX=$out"
+description = "the world"
 """
 
 
