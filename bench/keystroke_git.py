@@ -35,15 +35,14 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 
-from diagnostics import (  # noqa: E402  (bench/diagnostics.py: the same session and manifests)
-    SMALL,
+from diagnostics import (  # noqa: E402  (bench/diagnostics.py: the same session)
     TARGET_BIG_MS,
     TARGET_SMALL_MS,
     Session,
-    big_manifest,
     publish_for,
     stats_ms,
 )
+from manifests import SMALL, big_manifest  # noqa: E402
 
 SAVE_EVERY = 10
 GIT_ENV = {

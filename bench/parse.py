@@ -12,71 +12,9 @@ import time
 import tomllib
 from collections.abc import Callable
 
+from manifests import SMALL, big_manifest
+
 from floxls.manifest import parse
-
-SMALL = """\
-version = 1
-
-[install]
-hello.pkg-path = "hello"
-jq.pkg-path = "jq"
-jq.version = "1.7.1"
-ripgrep = { pkg-path = "ripgrep" }
-python.pkg-path = "python311"
-python.pkg-group = "python"
-gcc.pkg-path = "gcc"
-gcc.systems = ["x86_64-linux", "aarch64-linux"]
-
-[vars]
-GREETING = "hello"
-LOG_LEVEL = "info"
-
-[hook]
-on-activate = '''
-  echo "activating"
-  export PATH="$FLOX_ENV/bin:$PATH"
-'''
-
-[profile]
-bash = "source .venv/bin/activate"
-
-[options]
-systems = ["x86_64-linux", "aarch64-darwin"]
-
-[build.hello]
-command = '''
-  mkdir -p $out/bin
-  cp hello.sh $out/bin/hello
-'''
-description = "says hello"
-version = "1.0.0"
-sandbox = "off"
-runtime-packages = ["hello", "jq"]
-
-[build.tool]
-command = "make install PREFIX=$out"
-"""
-
-
-def big_manifest(targets: int = 500) -> str:
-    """About 5,500 lines: a 40-line head, then `targets` build targets of 11 lines."""
-    parts = [SMALL.split("[build.hello]")[0]]
-    for i in range(targets):
-        parts.append(
-            f"""[build.pkg-{i}]
-command = '''
-  mkdir -p $out/bin
-  echo "building {i}" > $out/bin/pkg-{i}
-'''
-description = "package number {i}"
-version = "{i}.0.0"
-sandbox = "off"
-runtime-packages = ["hello", "jq"]
-license = ["MIT"]
-
-"""
-        )
-    return "".join(parts)
 
 
 def median_times(fns: tuple[Callable[[str], object], ...], text: str, n: int) -> tuple[float, ...]:
