@@ -97,6 +97,8 @@ export class FloxlsController implements vscode.Disposable {
   private readonly subscriptions: vscode.Disposable[] = [];
   private everRan = false;
   private restarts: number[] = [];
+  /** The current client's start(): LanguageClient.stop() throws while it is pending. */
+  private pendingStart: Promise<void> | undefined;
   watch: ProcessWatch = { stderr: new Tail(), exitCode: null, exited: Promise.resolve() };
   lastFailure: StartFailure | undefined;
 
@@ -208,14 +210,18 @@ export class FloxlsController implements vscode.Disposable {
       }),
     );
     client.quiet = true;
+    const starting = client.start();
+    this.pendingStart = starting;
     try {
-      await client.start();
+      await starting;
+      if (this.client !== client) return false; // stopped or restarted while starting
       client.quiet = false;
       this.everRan = true;
       this.status.setState('running');
       this.log.info(`floxls server running${this.trusted ? '' : ' (untrusted workspace: publishing disabled)'}`);
       return true;
     } catch (error) {
+      if (this.client !== client) return false; // a newer start owns the state now
       await Promise.race([this.watch.exited, new Promise((r) => setTimeout(r, 1000))]);
       const failure = explainStartFailure(launch, {
         error,
@@ -225,6 +231,8 @@ export class FloxlsController implements vscode.Disposable {
       this.disposeClient();
       this.fail(failure);
       return false;
+    } finally {
+      if (this.pendingStart === starting) this.pendingStart = undefined;
     }
   }
 
@@ -249,8 +257,13 @@ export class FloxlsController implements vscode.Disposable {
 
   async stop(): Promise<void> {
     const client = this.client;
+    const starting = this.pendingStart;
     this.disposeClient();
     if (client) {
+      // LanguageClient cannot stop while starting ("Client is not running and can't be
+      // stopped"): the process would live on and its server commands stay registered, so the
+      // next client's registration of floxls.publish etc. would fail. Let the start settle first.
+      if (starting) await Promise.race([starting.catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
       try {
         await client.stop();
       } catch (e) {

@@ -40,11 +40,13 @@ function createClient(serverOptions: ServerOptions, clientOptions: LanguageClien
 
 let controller: FloxlsController | undefined;
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
+export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('floxls', { log: true });
   controller = new FloxlsController(log, createClient);
   context.subscriptions.push(log, controller, ...registerCommands(controller));
-  await controller.start();
+  // Not awaited: a server slow to answer `initialize` must not hold up activation (VS Code waits
+  // for activate() before running our commands, e.g. "Show Log"). start() reports its own failures.
+  void controller.start();
 }
 
 export async function deactivate(): Promise<void> {

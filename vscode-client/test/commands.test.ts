@@ -180,3 +180,14 @@ test('commands say so when the server is not running', async () => {
   await tick();
   done();
 });
+
+test('every onLanguage activation names a language VS Code knows: toml is not built in', () => {
+  // VS Code ships no TOML language; without a contributed "toml" id, "onLanguage:toml" only
+  // fires when some other TOML extension happens to be installed.
+  const contributed = (pkg.contributes.languages ?? []).map((l) => l.id);
+  const onLanguage = pkg.activationEvents.filter((e) => e.startsWith('onLanguage:')).map((e) => e.slice(11));
+  assert.ok(onLanguage.includes('toml'), 'opening a TOML file activates the extension');
+  for (const id of onLanguage) assert.ok(contributed.includes(id), `language ${id} is contributed`);
+  const toml = pkg.contributes.languages.find((l) => l.id === 'toml');
+  assert.ok(toml?.extensions.includes('.toml'), 'manifest.toml files get the toml language id');
+});

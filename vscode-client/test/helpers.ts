@@ -16,6 +16,9 @@ export class FakeClient implements ClientLike {
   notifications: { method: string; params: unknown }[] = [];
   handlers: Record<string, Handler> = {};
   failStart: Error | undefined;
+  /** When set, start() waits for it (a server slow to answer initialize). */
+  startGate: Promise<void> | undefined;
+  private starting = false;
   /** Run the server options function (spawns the real process) like LanguageClient does. */
   realSpawn = false;
   private listeners: ((s: 'starting' | 'running' | 'stopped') => void)[] = [];
@@ -28,6 +31,16 @@ export class FakeClient implements ClientLike {
   async start(): Promise<void> {
     this.started++;
     this.emit('starting');
+    this.starting = true;
+    try {
+      await this.startUp();
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  private async startUp(): Promise<void> {
+    if (this.startGate) await this.startGate;
     if (this.realSpawn && typeof this.serverOptions === 'function') {
       // Like LanguageClient: run the server options function, fail if the server dies at once.
       const result = await this.serverOptions();
@@ -48,6 +61,8 @@ export class FakeClient implements ClientLike {
   }
 
   async stop(): Promise<void> {
+    // Like LanguageClient 9 (shutdown()): a client still starting cannot be stopped.
+    if (this.starting) throw new Error("Client is not running and can't be stopped. It's current state is: starting");
     this.stopped++;
     this.emit('stopped');
   }

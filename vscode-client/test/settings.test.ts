@@ -137,3 +137,25 @@ test('granting workspace trust restarts the server so it learns trusted: true', 
   assert.equal(init.trusted, true);
   ctl.dispose();
 });
+
+test('a restart while the server is still starting stops the first client once it is up', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const { ctl, clients } = newController({}, (c) => {
+    if (clients.length === 0) c.startGate = gate;
+  });
+  const first = ctl.start();
+  await tick();
+  assert.equal(ctl.state, 'starting');
+  const restarted = ctl.restart(); // e.g. floxls.server.* changed, or trust granted, during start-up
+  await tick();
+  release();
+  assert.equal(await first, false, 'the superseded start does not report success');
+  assert.equal(await restarted, true);
+  assert.equal(clients.length, 2);
+  assert.equal(clients[0].stopped, 1, 'the first client (and its server commands) is stopped');
+  assert.equal(clients[1].started, 1);
+  assert.equal(ctl.state, 'running');
+  assert.ok(!stub.log.some((l) => l.includes("can't be stopped")), stub.log.join('\n'));
+  ctl.dispose();
+});
