@@ -158,3 +158,34 @@ def test_cancel_kills_the_process_group(tmp_path: Path) -> None:
     else:
         pytest.fail("the background child of the build survived the cancel")
     assert not list((tmp_path / "work").iterdir()), "staging dir left behind"
+
+
+def test_remove_tree_removes_read_only_and_unreadable_directories(tmp_path: Path) -> None:
+    """`cp -r` from /nix/store makes read-only directories; a failed build may leave a
+    directory without read permission. Removing the publish's temp dir must cope with both
+    (checked as a user without root's power to ignore permissions)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    root = tmp_path / "tmp"
+    (root / "out" / "share" / "doc").mkdir(parents=True)
+    (root / "out" / "share" / "doc" / "README").write_text("hi")
+    (root / "locked").mkdir()
+    (root / "locked" / "file").write_text("x")
+    for path in (root / "out" / "share" / "doc", root / "out" / "share", root / "out"):
+        path.chmod(0o555)
+    (root / "locked").chmod(0)
+    cmd = [sys.executable, "-c", "import sys; from floxls.build import remove_tree; "
+           "remove_tree(sys.argv[1])", str(root)]  # fmt: skip
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("root, and no setpriv to drop the power to ignore permissions")
+        cmd = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *cmd]
+    try:
+        subprocess.run(cmd, check=True, timeout=60)
+        assert not root.exists()
+    finally:
+        if root.exists():
+            subprocess.run(["chmod", "-R", "u+rwx", str(root)], check=False)

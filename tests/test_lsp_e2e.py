@@ -11,7 +11,15 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from tests.support.lsp import CLIENTS, initialize_params, open_doc, published, wait_diagnostics
+from tests.support.lsp import (
+    CLIENTS,
+    frame,
+    initialize_params,
+    open_doc,
+    published,
+    read_frame,
+    wait_diagnostics,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
@@ -465,28 +473,6 @@ async def test_ten_megabytes_and_a_document_closed_mid_check(
     await still_serving(lsp_raw_client)
 
 
-def _frame(payload: dict[str, object]) -> bytes:
-    import json
-
-    body = json.dumps(payload).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
-def _read_frame(stream: object) -> dict[str, object]:
-    import json
-
-    length = 0
-    while True:
-        line = stream.readline()  # type: ignore[attr-defined]
-        assert line, "server closed the connection"
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-        elif line == b"\r\n":
-            break
-    result: dict[str, object] = json.loads(stream.read(length))  # type: ignore[attr-defined]
-    return result
-
-
 def test_stdio_start_up_is_fast_and_exit_is_clean() -> None:
     import subprocess
     import sys
@@ -498,16 +484,16 @@ def test_stdio_start_up_is_fast_and_exit_is_clean() -> None:
         [sys.executable, "-m", "floxls", "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(_frame(init))
+    proc.stdin.write(frame(init))
     proc.stdin.flush()
-    reply = _read_frame(proc.stdout)
+    reply = read_frame(proc.stdout)
     elapsed = time.perf_counter() - t0
-    assert reply["id"] == 1 and "capabilities" in reply["result"]  # type: ignore[operator]
+    assert reply["id"] == 1 and "capabilities" in reply["result"]
     assert elapsed < 2.0  # the bench holds the real target (0.4 s); CI machines vary
-    proc.stdin.write(_frame({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}))
-    proc.stdin.write(_frame({"jsonrpc": "2.0", "method": "exit"}))
+    proc.stdin.write(frame({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}))
+    proc.stdin.write(frame({"jsonrpc": "2.0", "method": "exit"}))
     proc.stdin.flush()
-    assert _read_frame(proc.stdout)["id"] == 2
+    assert read_frame(proc.stdout)["id"] == 2
     assert proc.wait(10) == 0
 
 
@@ -540,12 +526,12 @@ def test_tcp_mode_and_bad_address() -> None:
                 "method": "initialize",
                 "params": {"capabilities": {}},
             }
-            sock.sendall(_frame(init))
-            reply = _read_frame(stream)
+            sock.sendall(frame(init))
+            reply = read_frame(stream)
             assert reply["id"] == 1
-            sock.sendall(_frame({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}))
-            assert _read_frame(stream)["id"] == 2
-            sock.sendall(_frame({"jsonrpc": "2.0", "method": "exit"}))
+            sock.sendall(frame({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}))
+            assert read_frame(stream)["id"] == 2
+            sock.sendall(frame({"jsonrpc": "2.0", "method": "exit"}))
         proc.wait(10)
     finally:
         if proc.poll() is None:

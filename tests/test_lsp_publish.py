@@ -296,6 +296,19 @@ def test_build_lenses_from_the_model() -> None:
     assert {lens.command.command for lens in blocked} == {"floxls.explainBlocked"}
 
 
+def test_a_name_ending_in_a_newline_is_blocked_like_preflight_blocks_it() -> None:
+    from floxls.lsp.codelens import converter_for
+    from floxls.manifest import parse
+    from floxls.publish.preflight import target_findings
+
+    text = 'version = 1\n[install]\nx.pkg-path = "x"\n[build."hi\\n"]\ncommand = "true"\n'
+    manifest = parse(text)
+    assert [t.name for t in manifest.build_targets()] == ["hi\n"]
+    (lens,) = build_lenses(manifest, "file:///m", None, converter_for(None, manifest))
+    assert lens.command.command == "floxls.explainBlocked"
+    assert [f.code for f in target_findings(manifest, "hi\n")] == ["invalid-target-name"]
+
+
 # ---- end to end --------------------------------------------------------------------------
 
 

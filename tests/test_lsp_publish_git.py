@@ -14,6 +14,7 @@ import pytest
 from lsprotocol import types
 
 from tests.support.gitrepo import GitEnv
+from tests.support.lsp import frame, read_frame
 from tests.test_lsp_publish import CLIENTS, GIT_CODES, Session, isolated_env, session, wait_until
 
 NOTHING_INSTALLED = """\
@@ -157,3 +158,47 @@ async def wait_until_settled(s: Session) -> None:
     import asyncio
 
     await asyncio.sleep(0.5)
+
+
+def test_server_exits_promptly_when_the_client_goes_away(
+    tmp_path: Path, make_git_env: Callable[..., GitEnv]
+) -> None:
+    """stdin closed without shutdown/exit (the editor was killed) after a git-state refresh:
+    the idle git thread must not hold the process for the 30 s grace given to publishes."""
+    import subprocess
+    import sys
+    import time
+
+    repo = make_git_env()
+    repo.dirty()
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "floxls", "serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=isolated_env(tmp_path),
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    uri = repo.manifest.as_uri()
+    doc = {"uri": uri, "languageId": "toml", "version": 1, "text": repo.manifest.read_text()}
+    for message in (
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}},
+        {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+        {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": doc}},
+    ):
+        proc.stdin.write(frame(message))
+    proc.stdin.flush()
+    try:
+        while True:  # until the git-state warning (the refresh ran in the git thread)
+            diags = read_frame(proc.stdout).get("params", {}).get("diagnostics", [])
+            if any(d.get("code") == "dirty-files" for d in diags):
+                break
+        proc.stdin.close()
+        t0 = time.monotonic()
+        proc.wait(20)
+        assert time.monotonic() - t0 < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -16,6 +16,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from tests.support.gitrepo import GitEnv
+from tests.support.lsp import frame, read_frame
 from tests.support.nixtools import Nix
 from tests.test_lsp_publish import Session, isolated_env, session, wait_until
 
@@ -196,3 +197,62 @@ async def test_second_concurrent_publish_is_refused(
         token = only_token(s)
         s.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
         assert (await asyncio.wait_for(first, 15))["cancelled"] is True
+
+
+@pytest.mark.slow
+def test_client_gone_mid_build_cancels_and_cleans_up(
+    tmp_path: Path, make_git_env: Callable[..., GitEnv]
+) -> None:
+    """The editor dies mid-build (stdin closes, no shutdown): the publish is cancelled, its
+    temp dir removed, and the server exits at once (not after the build or a grace period)."""
+    import subprocess
+    import sys
+    import time
+
+    repo = make_git_env(MANIFEST)
+    store = tmp_path / "cache"
+    env = isolated_env(tmp_path)
+    tmpdir = Path(env["TMPDIR"])
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "floxls", "serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=repo.root,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    uri = repo.manifest.as_uri()
+    doc = {"uri": uri, "languageId": "toml", "version": 1, "text": repo.manifest.read_text()}
+    init = {
+        "capabilities": {},
+        "rootUri": repo.root.as_uri(),
+        "initializationOptions": settings_for(store),
+    }
+    command = {"command": "floxls.publish", "arguments": [uri, "slow"]}
+    for message in (
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init},
+        {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+        {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": doc}},
+        {"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand", "params": command},
+    ):
+        proc.stdin.write(frame(message))
+    proc.stdin.flush()
+    try:
+        while True:  # until the build log says the build runs
+            msg = read_frame(proc.stdout)
+            assert msg.get("id") != 2, msg  # the publish must not have ended
+            if "[slow] started" in str(msg.get("params", {}).get("message", "")):
+                break
+        assert list(tmpdir.glob("floxls-publish-*"))
+        proc.stdin.close()
+        t0 = time.monotonic()
+        proc.wait(40)
+        assert time.monotonic() - t0 < 10, "the build ran on after the client left"
+        assert list(tmpdir.glob("floxls-publish-*")) == []
+        assert list(store.glob("*.narinfo")) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -250,3 +250,21 @@ def test_concurrent_runs_in_threads(git_env: GitEnv, publish_setup: PublishSetup
     assert len(ok) >= 1
     assert all("already running" in b.message for b in busy)
     assert len(publish_setup.narinfos()) == 1
+
+
+READ_ONLY_BUILD = SLOW_BUILD.replace("echo done", "chmod -R a-w $out; EXIT")
+
+
+@pytest.mark.parametrize("outcome", ["published", "failed"])
+def test_read_only_output_is_cleaned_up(
+    make_git_env: Callable[..., GitEnv], publish_setup: PublishSetup, outcome: str
+) -> None:
+    """Outputs copied from /nix/store have read-only directories: the temp dir must still go."""
+    exit_line = "true" if outcome == "published" else "exit 3"
+    env = make_git_env(manifest=READ_ONLY_BUILD.replace("EXIT", exit_line))
+    if outcome == "published":
+        assert run(publish_setup.request(env, "hello")).uploaded
+    else:
+        with pytest.raises(FloxlsError, match="exit status 3"):
+            run(publish_setup.request(env, "hello"))
+    assert publish_setup.leftovers() == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,34 @@ SECRET_ENV = (
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
 )
+
+
+def remove_tree(path: Path | str) -> None:
+    """`shutil.rmtree` that never gives up on permissions (it ignores other errors).
+
+    Build outputs copied from /nix/store (`cp -r`) have read-only directories, and a failed
+    build may leave one that cannot even be listed: plain `rmtree(..., ignore_errors=True)`
+    would silently leave the publish's temp dir behind.
+    """
+    import stat
+
+    relisted: set[str] = set()
+
+    def fix_and_retry(func: Callable[..., object], failed: str, _exc: object) -> None:
+        try:
+            for where in (os.path.dirname(failed), failed):
+                if os.path.isdir(where) and not os.path.islink(where):
+                    os.chmod(where, stat.S_IRWXU)
+            if func in (os.unlink, os.remove, os.rmdir):
+                func(failed)
+            elif os.path.isdir(failed) and failed not in relisted:
+                relisted.add(failed)  # could not list it before: once more, now readable
+                shutil.rmtree(failed, onerror=fix_and_retry)
+        except OSError:
+            pass
+
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=fix_and_retry)
 
 
 @dataclass(frozen=True, slots=True)

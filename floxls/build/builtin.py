@@ -12,14 +12,21 @@ contain their own staging path (they would break once relocated into /nix/store)
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from floxls.build import BuildResult, BuildSpec, StoreObject, build_env, nix_system, text_list
+from floxls.build import (
+    BuildResult,
+    BuildSpec,
+    StoreObject,
+    build_env,
+    nix_system,
+    remove_tree,
+    text_list,
+)
 from floxls.build.process import run_cancellable
 from floxls.cancel import CancelToken
 from floxls.errors import FloxlsError
@@ -159,7 +166,7 @@ def build(
             )
         store_path = ca_path_for_nar(name, nar_sha)
     except BaseException:
-        shutil.rmtree(staging_root, ignore_errors=True)
+        remove_tree(staging_root)
         raise
     progress(Event("build", f"built {store_path}"))
     obj = StoreObject(store_path=store_path, source=out, ca=ca_field(nar_sha))

@@ -11,11 +11,12 @@ Computing lenses reads only what is cached: the parsed manifest and the git find
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
+
+from floxls.manifest.schema import PACKAGE_NAME_RE
 
 if TYPE_CHECKING:
     from floxls.lsp.core import FloxServer
@@ -24,14 +25,12 @@ if TYPE_CHECKING:
 PUBLISH_COMMAND = "floxls.publish"
 EXPLAIN_COMMAND = "floxls.explainBlocked"
 
-PACKAGE_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,128}$")
-
 RangeConverter = Callable[["Range"], types.Range]
 
 
 def name_problem(name: str) -> str | None:
     """Why `name` cannot be a catalog package name, or None."""
-    if PACKAGE_NAME.match(name):
+    if PACKAGE_NAME_RE.fullmatch(name):  # fullmatch: `$` would let "name\n" through
         return None
     return "invalid package name"
 

@@ -122,6 +122,10 @@ def resolve(server: Any, command: str, args: tuple[Any, ...]) -> tuple[Target, B
 
 
 def register(server: FloxServer) -> None:
+    # Also when the client goes away without `shutdown`: cancel running publishes (they
+    # clean up) and let the idle pool threads end, or the process lingers at exit.
+    server.on_shutdown.append(lambda: publisher(server).shutdown())
+
     @server.command(PUBLISH_COMMAND)
     async def publish(ls: Any, *args: Any) -> dict[str, object]:
         target, _build = resolve(ls, PUBLISH_COMMAND, args)

@@ -4,6 +4,8 @@ Feature modules (`floxls.lsp.<name>.register(server)`) build on what is here; th
 state of their own beyond what they hang on the server. Extension points for other features:
 
 - `server.settings` / `server.on_settings_changed` (callbacks get the new settings dict);
+- `server.on_shutdown`: callbacks run when the server stops (after `shutdown`, or when the
+  client went away without it) -- stop thread pools there, or `exit` waits for them;
 - `server.documents[uri]` (`Document`), `server.analysis(uri)` / `await
   server.analysis_async(uri)` (`Analysis`: text, version, Manifest, problems, line getter);
 - `server.extra_problems[uri]` merged into the diagnostics; `server.republish(uri)` (thread
@@ -252,6 +254,8 @@ class FloxServer(LanguageServer):
         )
         self.settings: dict[str, Any] = settings_mod.default_settings()
         self.on_settings_changed: list[Callable[[dict[str, Any]], None]] = []
+        # Run when the server stops, however it stops (`shutdown`, or the client went away).
+        self.on_shutdown: list[Callable[[], None]] = []
         self.documents: dict[str, Document] = {}
         self.extra_problems: dict[str, list[Problem]] = {}
         self.positions = PositionConverter(UTF16)
@@ -424,6 +428,11 @@ class FloxServer(LanguageServer):
             loop.call_soon_threadsafe(fn, *args)
 
     def shutdown(self) -> None:
+        for hook in list(self.on_shutdown):
+            try:
+                hook()
+            except Exception:
+                log.exception("shutdown hook %r failed", hook)
         if self._work_pool is not None:
             self._work_pool.shutdown(wait=False, cancel_futures=True)
         if self._analysis_worker is not None:

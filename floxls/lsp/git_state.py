@@ -325,6 +325,7 @@ def register(server: FloxServer) -> None:
     """Refresh on open and save, on watched `.git/` changes; forget on close."""
     state = git_state(server)
     server.on_settings_changed.append(state.settings_changed)
+    server.on_shutdown.append(state.shutdown)
 
     async def ensure_watcher() -> None:
         if not state.watch_requested:

@@ -200,6 +200,11 @@ class Publisher:
         self.active[target.key] = cancel  # before any await: a second click sees it
         try:
             return await self._publish(target, cancel)
+        except asyncio.CancelledError:
+            # `$/cancelRequest`, or the loop closing: the worker thread would run on (and
+            # keep its temp dir) with nothing left to cancel it.
+            cancel.cancel()
+            raise
         finally:
             del self.active[target.key]
             from floxls.lsp.git_state import git_state

@@ -13,7 +13,6 @@ per (environment, target) at a time.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from floxls.build import remove_tree
 from floxls.cancel import CancelToken
 from floxls.errors import FloxlsError
 from floxls.progress import Event, Progress, ignore
@@ -172,13 +172,11 @@ def _run_locked(
         built = _clone_and_build(state, target, tmp, progress, cancel)
         shipped = _ship(store, built, key, tmp, progress, cancel)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_tree(tmp)
         raise
     # The temp dir (clone, build output) goes away while the catalog records the build;
     # it is gone before run() returns or raises.
-    cleaner = threading.Thread(
-        target=shutil.rmtree, args=(tmp,), kwargs={"ignore_errors": True}, daemon=True
-    )
+    cleaner = threading.Thread(target=remove_tree, args=(tmp,), daemon=True)
     cleaner.start()
     try:
         record = _build_record(state, built, shipped, store.url)

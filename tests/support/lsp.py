@@ -13,7 +13,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 import pytest_lsp
@@ -147,3 +147,30 @@ def send_bytes(client: LanguageClient, data: bytes) -> None:
 
 def slow(fn: Any) -> Any:
     return pytest.mark.slow(fn)
+
+
+# ---- raw stdio, for tests that run `floxls serve` as a plain subprocess ---------------------
+
+
+def frame(payload: dict[str, Any]) -> bytes:
+    """One JSON-RPC message with its Content-Length header."""
+    import json
+
+    body = json.dumps(payload).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def read_frame(stream: IO[bytes]) -> dict[str, Any]:
+    """The next message the server wrote to `stream`."""
+    import json
+
+    length = 0
+    while True:
+        line = stream.readline()
+        assert line, "server closed the connection"
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+        elif line == b"\r\n":
+            break
+    result: dict[str, Any] = json.loads(stream.read(length))
+    return result
