@@ -18,17 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from floxls.catalog.urls import strip_credentials, strip_credentials_in_text
 from floxls.errors import FloxlsError
 
 if TYPE_CHECKING:
     from floxls.cancel import CancelToken
-
-_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
-
-
-def strip_credentials(text: str) -> str:
-    """Remove `user:password@` (or a lone token@) from every URL in `text`."""
-    return _URL_USERINFO.sub(r"\g<scheme>", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +128,7 @@ def repo_state(env_dir: Path) -> RepoState:
                 upstream = f"{remote}/{merge.removeprefix('refs/heads/')}"
             upstream_missing = ahead is None
             url = cfg.get(f"remote.{remote}.url")
-            remote_url = _strip_url(url) if url else None
+            remote_url = strip_credentials(url) if url else None
         else:
             remote, upstream, ahead, behind = None, None, None, None
 
@@ -168,12 +162,6 @@ def repo_state(env_dir: Path) -> RepoState:
         rev_date=rev_date,
         dot_flox_dir=dot_flox,
     )
-
-
-def _strip_url(url: str) -> str:
-    from floxls.catalog.urls import strip_credentials as strip_url
-
-    return strip_url(url)
 
 
 def _parse_config(out: str) -> dict[str, str]:
@@ -265,7 +253,7 @@ def confirm_pushed(state: RepoState, *, timeout: float = 30.0) -> PushCheck:
         return _offline(offline_ok, state, why)
     if proc.returncode != 0:
         first = next((ln for ln in proc.stderr.splitlines() if ln.strip()), "git fetch failed")
-        return _offline(offline_ok, state, strip_credentials(first.strip()))
+        return _offline(offline_ok, state, strip_credentials_in_text(first.strip()))
     if rev in proc.stdout.split():
         return PushCheck(True, True, f"{state.remote} has {rev[:12]}")
     return PushCheck(False, True, f"{state.remote} does not have {rev[:12]}")
@@ -297,7 +285,7 @@ def clone_clean(root: Path, rev: str, dest: Path, *, cancel: CancelToken | None 
         ):
             rc, tail = run_cancellable(cmd, cwd=cwd, env=_git_env(), cancel=cancel)
             if rc != 0:
-                detail = strip_credentials(tail[-1]) if tail else f"exit status {rc}"
+                detail = strip_credentials_in_text(tail[-1]) if tail else f"exit status {rc}"
                 raise FloxlsError(
                     f"could not make a clean clone of {root} at {rev[:12]}: {detail}",
                     "check that the repository is readable and the revision exists",

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from floxls.cancel import CancelToken
+from floxls.catalog.urls import strip_credentials_in_text
 from floxls.errors import Cancelled, FloxlsError
-from floxls.repo import clone_clean, confirm_pushed, repo_state, strip_credentials
+from floxls.repo import clone_clean, confirm_pushed, repo_state
 from tests.support.gitrepo import GitEnv, git
 
 
@@ -134,7 +135,16 @@ def test_clone_clean_cancelled(git_env: GitEnv, tmp_path: Path) -> None:
 
 def test_strip_credentials_in_text() -> None:
     text = "fatal: unable to access 'https://tok:x-oauth@github.com/a/b.git/': 403"
-    assert strip_credentials(text) == "fatal: unable to access 'https://github.com/a/b.git/': 403"
+    assert (
+        strip_credentials_in_text(text)
+        == "fatal: unable to access 'https://github.com/a/b.git/': 403"
+    )
+    # an unencoded @ in the password: everything up to the last @ is userinfo
+    text = "fatal: could not read from https://me:p@ss@example.org/r.git and ssh://git@h/x"
+    assert (
+        strip_credentials_in_text(text)
+        == "fatal: could not read from https://example.org/r.git and ssh://git@h/x"
+    )
 
 
 def test_upstream_configured_but_missing(git_env: GitEnv) -> None:

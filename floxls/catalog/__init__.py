@@ -41,7 +41,6 @@ __all__ = [
 
 HANDLE_CLAIM = "https://flox.dev/handle"
 ACCESS_TOKEN_PREFIX = "flox_"
-PACKAGE_NAME_RE = re.compile(r"^[a-zA-Z0-9._-]{1,128}$")
 
 
 @dataclass

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Literal
 
 from floxls.catalog import (
-    PACKAGE_NAME_RE,
     BuildRecord,
     PackageDetail,
     PackageSummary,
 )
 from floxls.catalog.urls import strip_credentials
 from floxls.errors import FloxlsError
+from floxls.manifest.schema import PACKAGE_NAME_RE
 
 SCHEMA_VERSION = 1
 
@@ -116,7 +116,7 @@ class LocalCatalog:
         return None if row is None else int(row[0])
 
     def ensure_package(self, pkg: str, original_url: str) -> None:
-        if not PACKAGE_NAME_RE.match(pkg):
+        if not PACKAGE_NAME_RE.fullmatch(pkg):
             raise FloxlsError(
                 f"invalid package name {pkg!r}",
                 fix="use 1-128 letters, digits, '.', '_' or '-'",

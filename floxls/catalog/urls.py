@@ -45,5 +45,14 @@ def strip_credentials(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+
+
+def strip_credentials_in_text(text: str) -> str:
+    """`text` (e.g. a line of git's output) with every URL in it passed through
+    `strip_credentials`."""
+    return _URL_IN_TEXT.sub(lambda m: strip_credentials(m.group(0)), text)
+
+
 def _strip_by_regex(url: str) -> str:
     return re.sub(r"://[^/@]*@", "://", url)

@@ -8,10 +8,11 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from floxls.catalog import PACKAGE_NAME_RE, PackageDetail, PackageSummary, open_catalog
+from floxls.catalog import PackageDetail, PackageSummary, open_catalog
 from floxls.catalog.urls import strip_credentials
 from floxls.config import load_settings
 from floxls.errors import FloxlsError
+from floxls.manifest.schema import PACKAGE_NAME_RE
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 def parse_package_ref(ref: str) -> tuple[str, str]:
     """`catalog/name` -> (catalog, name), with a FloxlsError for anything else."""
     catalog, sep, name = ref.strip().partition("/")
-    if not sep or not catalog or not PACKAGE_NAME_RE.match(name) or "/" in catalog:
+    if not sep or not catalog or not PACKAGE_NAME_RE.fullmatch(name) or "/" in catalog:
         raise FloxlsError(
             f"{ref!r} is not a package reference of the form CATALOG/NAME",
             fix="write it like `floxls show alice/hello` (`floxls search TERM` lists them)",

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from floxls.manifest.model import Problem, Severity
+from floxls.manifest.schema import PACKAGE_NAME_RE
 
 if TYPE_CHECKING:
     from floxls.config import Settings
     from floxls.manifest.model import Manifest
     from floxls.repo import PushCheck, RepoState
 
-PACKAGE_NAME_RE = re.compile(r"^[a-zA-Z0-9._-]{1,128}$")
 MAX_LISTED = 5
 
 
