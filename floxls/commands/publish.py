@@ -18,16 +18,6 @@ from floxls.cancel import CancelToken
 from floxls.errors import Cancelled
 from floxls.progress import Event
 
-_STEP_LABEL = {
-    "preflight": "preflight",
-    "clone": "clone",
-    "build": "build",
-    "closure": "closure",
-    "sign": "sign",
-    "upload": "upload",
-    "record": "record",
-}
-
 
 def _mb(n: int) -> str:
     """A byte count for people: 512 B, 12.3 kB, 4.5 MB, 1.2 GB."""
@@ -49,7 +39,7 @@ class PlainDisplay:
 
     def __call__(self, event: Event) -> None:
         with self._lock:
-            label = _STEP_LABEL.get(event.step, event.step)
+            label = event.step
             if event.log is not None:
                 self.out.write(f"[{label}] | {event.log}\n")
             elif event.message:

@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from floxls.manifest.schema import PACKAGE_NAME_RE
-
 if TYPE_CHECKING:
     from floxls.lsp.core import FloxServer
     from floxls.manifest.model import BuildTarget, Manifest, Range
@@ -28,16 +26,11 @@ EXPLAIN_COMMAND = "floxls.explainBlocked"
 RangeConverter = Callable[["Range"], types.Range]
 
 
-def name_problem(name: str) -> str | None:
-    """Why `name` cannot be a catalog package name, or None."""
-    if PACKAGE_NAME_RE.fullmatch(name):  # fullmatch: `$` would let "name\n" through
-        return None
-    return "invalid package name"
-
-
 def blocked_reason(target: BuildTarget, repo_reason: str | None) -> str | None:
     """The first thing that would stop publishing `target`, in a few words."""
-    return name_problem(target.name) or repo_reason
+    from floxls.publish.preflight import name_finding
+
+    return "invalid package name" if name_finding(target.name) else repo_reason
 
 
 def lens_title(name: str, reason: str | None) -> str:

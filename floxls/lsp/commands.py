@@ -20,7 +20,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from floxls.errors import FloxlsError
-from floxls.lsp.codelens import EXPLAIN_COMMAND, PUBLISH_COMMAND, blocked_reason, name_problem
+from floxls.lsp.codelens import EXPLAIN_COMMAND, PUBLISH_COMMAND, blocked_reason
 from floxls.lsp.git_state import env_dir_for, git_state, uri_to_path
 from floxls.lsp.publish_command import Target, is_untrusted, publisher
 
@@ -146,15 +146,13 @@ def register(server: FloxServer) -> None:
 
     @server.command(EXPLAIN_COMMAND)
     def explain_blocked(ls: Any, *args: Any) -> dict[str, object]:
+        from floxls.publish.preflight import name_finding
+
         target, build = resolve(ls, EXPLAIN_COMMAND, args)
         lines: list[str] = []
         items: list[dict[str, object]] = []
-        bad_name = name_problem(build.name)
-        if bad_name is not None:
-            fix = "rename the target to letters, digits, '.', '_' and '-' (at most 128)"
-            lines.append(f"{build.name!r} is an {bad_name}; fix: {fix}")
-            items.append({"code": "invalid-package-name", "message": bad_name, "fix": fix})
-        for f in git_state(ls).explain(target.uri):
+        bad_name = name_finding(build.name)
+        for f in ([bad_name] if bad_name else []) + list(git_state(ls).explain(target.uri)):
             lines.append(f"{f.message}; fix: {f.fix}" if f.fix else f.message)
             items.append({"code": f.code, "message": f.message, "fix": f.fix})
         if lines:

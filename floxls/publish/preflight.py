@@ -213,16 +213,20 @@ def resolve_target(manifest: Manifest, package: str | None) -> tuple[str | None,
                 f"{hint}name a target from [build], or add [build.{package}]",
             )
         ]
-    if not PACKAGE_NAME_RE.fullmatch(package):
-        return package, [
-            Finding(
-                "invalid-target-name",
-                f"{package!r} is not a valid package name (1-128 letters, digits, '.', '_' or '-')",
-                f"rename [build.{package}] to a name such as "
-                f"{re.sub(r'[^a-zA-Z0-9._-]+', '-', package).strip('-')[:128] or 'hello'}",
-            )
-        ]
-    return package, []
+    bad_name = name_finding(package)
+    return package, [bad_name] if bad_name else []
+
+
+def name_finding(package: str) -> Finding | None:
+    """`invalid-target-name` when `package` cannot be a catalog package name, else None."""
+    if PACKAGE_NAME_RE.fullmatch(package):
+        return None
+    return Finding(
+        "invalid-target-name",
+        f"{package!r} is not a valid package name (1-128 letters, digits, '.', '_' or '-')",
+        f"rename [build.{package}] to a name such as "
+        f"{re.sub(r'[^a-zA-Z0-9._-]+', '-', package).strip('-')[:128] or 'hello'}",
+    )
 
 
 def target_findings(manifest: Manifest, package: str | None) -> list[Finding]:
