@@ -1,8 +1,17 @@
-"""The real builder: `flox build <name>` in the clean clone.
+"""The real builder: `flox build -d <project> <name>` in the clean clone.
 
-Flox leaves a `result-<name>` symlink (and `result-<name>-<output>` for further outputs) in
-the project directory, pointing into /nix/store. The closure and each path's references
-come from `nix-store --query --requisites` / `--references`, the deriver from `--deriver`.
+What Flox does (flox/flox: cli/flox/src/commands/build.rs, cli/flox-rust-sdk/src/providers/
+build.rs, package-builder/flox-build.mk, cli/flox/doc/flox-build.md): it builds with
+`nix build --out-link result-<name>` run in the directory holding `.flox`, so the outputs
+are `result-<name>` (out) and `result-<name>-<output>` (further outputs) there. Next to
+them it may leave links that are NOT outputs: `result-<name>-log` (the build log, imported
+into the store) and `result-<name>-buildCache` (pure builds). On failure it exits
+non-zero after printing the build log; on success it prints
+`Builds completed successfully. Output created: ./result-<name>`.
+
+The closure and every path's references and deriver come from two `nix-store` calls
+whatever the closure's size: `--query --requisites` of the outputs, then `--dump-db` of
+the closure (the validity registration: path, hash, size, deriver, references).
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from floxls.progress import Event, Progress, ignore
 LOG_TAIL = 15
 
 
-def _nix_store(*args: str) -> list[str]:
+def _nix_store(*args: str) -> str:
     exe = shutil.which("nix-store")
     if exe is None:
         raise FloxlsError("nix-store is not on PATH", "install Nix alongside flox")
@@ -31,11 +40,62 @@ def _nix_store(*args: str) -> list[str]:
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
         raise FloxlsError(f"nix-store {' '.join(args[:2])} failed: {last}")
-    return [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
+    return proc.stdout
+
+
+DUMP_CHUNK = 1000  # store paths per `nix-store --dump-db` call (command-line length)
+
+
+def parse_registration(text: str) -> dict[str, tuple[str | None, tuple[str, ...]]]:
+    """Parse `nix-store --dump-db PATHS` output: per path `path`, `nar hash`, `nar size`,
+    `deriver` (empty line when unknown), `number of references`, then each reference.
+    Returns path -> (deriver, references)."""
+    lines = text.split("\n")
+    out: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+    i = 0
+    while i < len(lines) and lines[i].strip():
+        path = lines[i].strip()
+        try:
+            deriver = lines[i + 3].strip() or None
+            count = int(lines[i + 4])
+        except (IndexError, ValueError):
+            raise FloxlsError(f"unexpected `nix-store --dump-db` output near {path}") from None
+        refs = tuple(ln.strip() for ln in lines[i + 5 : i + 5 + count])
+        if len(refs) != count:
+            raise FloxlsError(f"unexpected `nix-store --dump-db` output near {path}")
+        out[path] = (deriver, refs)
+        i += 5 + count
+    return out
+
+
+def query_closure(roots: list[str]) -> list[StoreObject]:
+    """The closure of `roots` (roots first, in order, then the rest as `--requisites` lists
+    them), each with its references and deriver: two `nix-store` processes in all."""
+    requisites = _nix_store("--query", "--requisites", *roots).split()
+    ordered = list(dict.fromkeys([*roots, *requisites]))
+    info: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+    for start in range(0, len(ordered), DUMP_CHUNK):
+        info.update(
+            parse_registration(_nix_store("--dump-db", *ordered[start : start + DUMP_CHUNK]))
+        )
+    objects: list[StoreObject] = []
+    for path in ordered:
+        if path not in info:
+            raise FloxlsError(f"nix-store --dump-db did not describe {path}")
+        deriver, refs = info[path]
+        objects.append(
+            StoreObject(store_path=path, source=Path(path), references=refs, deriver=deriver)
+        )
+    return objects
+
+
+# Links Flox leaves next to the outputs that are not outputs of the package.
+NOT_OUTPUTS = ("log", "buildCache")
 
 
 def result_links(project_dir: Path, name: str) -> dict[str, str]:
-    """`result-<name>` -> out, `result-<name>-<output>` -> <output>, resolved to store paths."""
+    """`result-<name>` -> out, `result-<name>-<output>` -> <output>, resolved to store paths;
+    without `result-<name>-log` / `-buildCache`, which Flox leaves too but are no outputs."""
     outputs: dict[str, str] = {}
     for link in sorted(project_dir.glob(f"result-{name}*")):
         if not link.is_symlink():
@@ -44,6 +104,8 @@ def result_links(project_dir: Path, name: str) -> dict[str, str]:
         if suffix and not suffix.startswith("-"):
             continue  # result-<name>foo belongs to another target
         output = suffix[1:] if suffix else "out"
+        if output in NOT_OUTPUTS:
+            continue
         outputs[output] = os.path.realpath(link)
     return outputs
 
@@ -75,16 +137,17 @@ def build(
             f"flox build {spec.name} left no result-{spec.name} link",
             "check that the target's name matches its [build] table",
         )
-    closure_paths = _nix_store("--query", "--requisites", *outputs.values())
-    ordered = list(dict.fromkeys([*outputs.values(), *closure_paths]))
-    objects: list[StoreObject] = []
-    for path in ordered:
-        refs = tuple(r for r in _nix_store("--query", "--references", path) if r)
-        deriver_out = _nix_store("--query", "--deriver", path)
-        deriver = deriver_out[0] if deriver_out and deriver_out[0] != "unknown-deriver" else None
-        objects.append(
-            StoreObject(store_path=path, source=Path(path), references=refs, deriver=deriver)
-        )
+    outputs = {"out": outputs["out"], **outputs}  # out first: its deriver is the drv
+    objects = query_closure(list(outputs.values()))
+    # `result-<name>-<x>` may be the link of another target `<name>-<x>`: an output of this
+    # package has the deriver of its `out`
+    drv = objects[0].deriver
+    by_path = {o.store_path: o for o in objects}
+    stray = [k for k, p in outputs.items() if k != "out" and drv and by_path[p].deriver != drv]
+    if stray:
+        for k in stray:
+            del outputs[k]
+        objects = query_closure(list(outputs.values()))
     from floxls.nix.storepath import name_part
 
     out_name = name_part(outputs["out"])
