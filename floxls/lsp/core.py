@@ -38,6 +38,7 @@ from lsprotocol import types
 from pygls.exceptions import (
     JsonRpcContentModified,
     JsonRpcException,
+    JsonRpcInternalError,
     JsonRpcInvalidParams,
     JsonRpcInvalidRequest,
 )
@@ -72,6 +73,14 @@ class UnknownDocument(JsonRpcInvalidParams):
 _HANDLED = object()  # a message we already answered while deserialising it
 
 
+def _is_notification(method: object) -> bool:
+    """Whether `method` is an LSP notification (its message type has no `id`)."""
+    import attrs
+
+    entry = types.METHOD_TO_TYPES.get(method) if isinstance(method, str) else None
+    return entry is not None and "id" not in attrs.fields_dict(entry[0])
+
+
 class FloxProtocol(LanguageServerProtocol):
     """pygls' protocol with our document sync, capability tweaks and sturdier error paths."""
 
@@ -84,11 +93,25 @@ class FloxProtocol(LanguageServerProtocol):
     # -- error paths --------------------------------------------------------------------
 
     def structure_message(self, data: dict[str, Any]) -> Any:
+        method = data.get("method")
+        msg_id = data.get("id")
+        if "jsonrpc" in data and isinstance(msg_id, int | str) and _is_notification(method):
+            # pygls would structure it as the notification (dropping the id): never answered.
+            refusal = JsonRpcInvalidRequest(f"{method} is a notification: send it without an id")
+            self._send_response(msg_id, error=refusal.to_response_error())
+            return _HANDLED
+        if "jsonrpc" in data and "method" in data and "params" not in data:
+            # JSON-RPC lets a message leave out `params`; pygls' generic message types (used
+            # for unknown methods) require the field and would fail with an internal error.
+            data = {**data, "params": None}
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
-            msg_id = data.get("id")
-            method = data.get("method")
+            if "id" not in data and isinstance(method, str):
+                # A notification whose params do not fit: nobody to answer; the client's
+                # mistake, not an internal error of ours.
+                log.warning("ignoring notification %.100r: its params do not fit", method)
+                return _HANDLED
             if isinstance(msg_id, int | str) and isinstance(method, str):
                 # A request whose params do not fit: answer it, do not leave it hanging.
                 error: JsonRpcException = JsonRpcInvalidParams(f"invalid params for {method}")
@@ -114,6 +137,39 @@ class FloxProtocol(LanguageServerProtocol):
             self.suppress_response_id = None
             return
         super()._send_response(msg_id, result, error)
+
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        # lsprotocol does not check that the id is an int or string; an object or list
+        # would make pygls' lookup raise (unhashable).
+        if not isinstance(msg_id, int | str):
+            log.warning("ignoring $/cancelRequest with id %.100r", msg_id)
+            return
+        super()._handle_cancel_notification(msg_id)
+
+    @lsp_method(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
+    def lsp_work_done_progress_cancel(
+        self, params: types.WorkDoneProgressCancelParams
+    ) -> Generator[Any, Any, None]:
+        # As for $/cancelRequest: a token that is not an int or string is never ours.
+        if not isinstance(params.token, int | str):
+            log.warning("ignoring window/workDoneProgress/cancel for token %.100r", params.token)
+            return
+        yield from super().lsp_work_done_progress_cancel(params)
+
+    # floxls does not advertise notebookDocumentSync: pygls' built-in notebook handlers
+    # (which raise on a notebook they do not know, or a cell change out of range) are off.
+
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+    def lsp_notebook_document__did_open(self, params: Any) -> None:
+        log.debug("ignoring notebookDocument/didOpen: notebooks are not synced")
+
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def lsp_notebook_document__did_change(self, params: Any) -> None:
+        log.debug("ignoring notebookDocument/didChange: notebooks are not synced")
+
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+    def lsp_notebook_document__did_close(self, params: Any) -> None:
+        log.debug("ignoring notebookDocument/didClose: notebooks are not synced")
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -690,7 +746,14 @@ class FloxServer(LanguageServer):
     # -- errors -------------------------------------------------------------------------
 
     def report_server_error(self, error: Exception, source: Any) -> None:
-        """Log, never pop up: a failed notification handler is reported in the log."""
+        """Log, never pop up: a failed notification handler is reported in the log.
+
+        pygls also calls this for the JSON-RPC errors it sends as replies on purpose (unknown
+        method, invalid params, a handler's `UnknownDocument`): the client has those in the
+        reply; they are not internal errors."""
+        if isinstance(error, JsonRpcException) and not isinstance(error, JsonRpcInternalError):
+            log.debug("error reply (%s): %s", getattr(source, "__name__", source), error)
+            return
         log.error("internal error (%s): %s", getattr(source, "__name__", source), error)
         with contextlib.suppress(Exception):
             self.window_log_message(
