@@ -256,3 +256,188 @@ def test_client_gone_mid_build_cancels_and_cleans_up(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# ---- failures, and the git state after a publish -------------------------------------------
+
+FAILING = """\
+version = 1
+
+[install]
+hello.pkg-path = "hello"
+
+[build.broken]
+version = "0.1.0"
+command = "echo about to fail; exit 7"
+"""
+
+
+def errors_shown(s: Session) -> list[str]:
+    return [m.message for m in s.client.messages if m.type == types.MessageType.Error]
+
+
+def nothing_in_store(store: Path) -> bool:
+    nars = list((store / "nar").iterdir()) if (store / "nar").exists() else []
+    return list(store.glob("*.narinfo")) == [] and nars == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("client_name", ["vscode", "neovim"])
+async def test_failed_build_is_reported_and_the_target_can_be_published_again(
+    client_name: str, tmp_path: Path, make_git_env: Callable[..., GitEnv]
+) -> None:
+    repo = make_git_env(FAILING)
+    store = tmp_path / "cache"
+    env = isolated_env(tmp_path)
+    tmpdir = Path(env["TMPDIR"])
+    async with session(client_name, env, repo.root, settings_for(store)) as s:
+        uri = s.open(repo.manifest)
+        result = await publish(s, uri, "broken")
+
+        # The reply: not published, the error and its fix.
+        assert result["published"] is False, result
+        assert "the build of broken failed with exit status 7" in result["error"]
+        assert "about to fail" in result["error"]  # the end of the build log
+        assert result["fix"] == "run the command of [build.broken] in a clean checkout to see why"
+
+        # The progress went as far as the build, and ended.
+        token = only_token(s)
+        begin, *reports, end = s.client.progress_reports[token]
+        assert isinstance(begin, types.WorkDoneProgressBegin)
+        steps = [str(r.message).split(":")[0] for r in reports]
+        assert "build" in steps, steps
+        assert not {"closure", "sign", "upload", "record"} & set(steps), steps
+        assert isinstance(end, types.WorkDoneProgressEnd)
+        assert end.message == "Publishing broken failed"
+
+        # The build log reached the client; the outcome is one Error naming failure and fix.
+        assert logged(s, "[broken] about to fail")
+        (shown,) = errors_shown(s)
+        assert shown.startswith("Publishing broken failed: the build of broken failed with exit")
+        assert "exit status 7" in shown
+        assert shown.endswith(
+            "\nfix: run the command of [build.broken] in a clean checkout to see why"
+        )
+        assert not any(m.message.startswith("Published") for m in s.client.messages)
+
+        # Nothing published, nothing left behind.
+        assert nothing_in_store(store)
+        assert list(tmpdir.iterdir()) == []
+
+        # Still serving; the same target is accepted again (its lock was released) and
+        # fails again for the same reason, not as "already publishing".
+        assert [t["name"] for t in await s.command("floxls.listTargets", uri)] == ["broken"]
+        again = await publish(s, uri, "broken")
+        assert again["published"] is False
+        assert "exit status 7" in again["error"], again
+        assert len(errors_shown(s)) == 2
+        assert not any("already" in m.message for m in s.client.messages)
+        assert len(s.client.progress_reports) == 2  # a second, complete progress
+        assert all(
+            isinstance(values[-1], types.WorkDoneProgressEnd)
+            for values in s.client.progress_reports.values()
+        )
+        assert list(tmpdir.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("client_name", "case"), [("neovim", "relative-store-url"), ("vscode", "malformed-key")]
+)
+async def test_a_bad_setting_stops_the_publish_before_anything_is_built(
+    client_name: str, case: str, tmp_path: Path, make_git_env: Callable[..., GitEnv]
+) -> None:
+    """Settings the editor cannot check while editing (they are not git state): the publish
+    says what is wrong and how to fix it, and builds nothing."""
+    repo = make_git_env(MANIFEST)
+    store = tmp_path / "cache"
+    env = isolated_env(tmp_path)
+    tmpdir = Path(env["TMPDIR"])
+    secret = "c2VjcmV0LWtleS1ieXRlcy1ub3QtYS1yZWFsLWtleQ"
+    if case == "relative-store-url":
+        init: dict[str, Any] = {
+            "floxls": {"publish": {"storeUrl": "file://relative/path"}, "trusted": True}
+        }
+        want_error = "store URL 'file://relative/path' is not an absolute path"
+        want_fix = "write file:///absolute/dir (three slashes)"
+    else:
+        key = tmp_path / "bad.sec"
+        key.write_text(f"floxls-test-1:{secret}\n")
+        key.chmod(0o600)
+        init = settings_for(store, key)
+        want_error = f"signing key file {key}"
+        want_fix = "nix key generate-secret"
+    async with session(client_name, env, repo.root, init) as s:
+        uri = s.open(repo.manifest)
+        result = await publish(s, uri, "hello")
+        assert result["published"] is False, result
+        assert want_error in result["error"]
+        assert want_fix in str(result["fix"])
+        (shown,) = errors_shown(s)
+        assert shown.startswith("Publishing hello failed: ")
+        assert want_error in shown
+        assert "\nfix: " in shown and want_fix in shown.split("\nfix: ", 1)[1]
+        assert all(secret not in m.message for m in s.client.messages)
+        assert all(secret not in m.message for m in s.client.log_messages)
+
+        # Nothing cloned, built or uploaded.
+        assert not logged(s, "[hello]")
+        begin, *reports, end = s.client.progress_reports[only_token(s)]
+        assert isinstance(begin, types.WorkDoneProgressBegin)
+        assert {str(r.message).split(":")[0] for r in reports} <= {"preflight"}, reports
+        assert isinstance(end, types.WorkDoneProgressEnd)
+        assert end.message == "Publishing hello failed"
+        assert list(tmpdir.iterdir()) == []
+        assert not store.exists()
+        # Still serving.
+        assert [t["name"] for t in await s.command("floxls.listTargets", uri)] == [
+            "hello",
+            "slow",
+        ]
+
+
+@pytest.mark.slow
+async def test_git_state_is_refreshed_after_a_publish(
+    tmp_path: Path, make_git_env: Callable[..., GitEnv]
+) -> None:
+    """Neovim 0.7 cannot watch files, so nothing but the publish itself can tell the server
+    that the repository changed while it ran: the build waits for the test, which adds an
+    untracked file under `.flox/` meanwhile (after preflight looked, so the publish succeeds);
+    once the publish ends, its refresh shows the warning without a save or a watcher event."""
+    go = tmp_path / "go"
+    gated = MANIFEST.replace(
+        "[build]\n",
+        "[build.gated]\n"
+        'version = "0.1.0"\n'
+        "command = '''\n"
+        'echo "waiting for the test"\n'
+        f"i=0; while [ ! -e '{go}' ]; do i=$((i+1)); [ $i -gt 600 ] && exit 1; sleep 0.05; done\n"
+        "mkdir -p $out && echo done > $out/done\n"
+        "'''\n\n[build]\n",
+    )
+    repo = make_git_env(gated)
+    store = tmp_path / "cache"
+    async with session("neovim", isolated_env(tmp_path), repo.root, settings_for(store)) as s:
+        uri = s.open(repo.manifest)
+        await wait_until("first diagnostics", lambda: uri in s.client.diagnostics)
+        await asyncio.sleep(0.5)  # the refresh after didOpen
+        assert s.git_codes(uri) == set()
+        assert not [r for r in s.registrations if r.method == "workspace/didChangeWatchedFiles"]
+
+        task = asyncio.ensure_future(publish(s, uri, "gated"))
+        await wait_until("the build to start", lambda: logged(s, "[gated] waiting for the test"))
+        extra = repo.untrack(".flox/env/extra.json")
+        await asyncio.sleep(0.3)
+        assert s.git_codes(uri) == set(), "nothing but the publish may refresh here"
+        go.touch()
+        result = await task
+        assert result["published"] is True, s.client.messages
+        assert list(store.glob("*.narinfo"))
+
+        await wait_until("untracked warning", lambda: "untracked-env-files" in s.git_codes(uri), 10)
+        (diag,) = [d for d in s.warnings(uri) if d.code == "untracked-env-files"]
+        assert extra.name in diag.message
+        lenses = await s.lenses(uri)
+        assert [c.command.title for c in lenses if c.command] == [
+            f"Publish {name} — blocked: 1 untracked file" for name in ("hello", "gated", "slow")
+        ]
