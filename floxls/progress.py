@@ -28,3 +28,8 @@ Progress = Callable[[Event], None]
 
 def ignore(_event: Event) -> None:
     """A Progress that drops every event."""
+
+
+def plural(n: int, noun: str) -> str:
+    """`1 path`, `2 paths`: a count for a progress or error message."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -123,7 +123,10 @@ def test_invalid_utf8_is_reported_not_raised(
     path.write_bytes(b'schema-version = "1.15.0"\n[vars]\nA = "\xff\xfe"\n')
     code, out, err = run(capsys, str(path), str(EXAMPLES))
     assert code == 1
-    assert out.splitlines()[0] == f"{path}:1:1: error[unreadable] cannot read file: not valid UTF-8"
+    assert out.splitlines()[0] == (
+        f"{path}:3:6: error[invalid-utf8] the file is not valid UTF-8 (byte 0xff)"
+    )
+    assert out.splitlines()[1] == "  fix: save the file as UTF-8; Flox cannot read it otherwise"
     assert "Traceback" not in out + err
 
 

@@ -193,6 +193,11 @@ async def test_hover_for_keys_and_sections(lsp_raw_client: LanguageClient, name:
     )
     assert section is not None and isinstance(section.contents, types.MarkupContent)
     assert "**install**" in section.contents.value
+    target = await lsp_raw_client.text_document_hover_async(
+        types.HoverParams(text_document=doc, position=types.Position(3, 7))
+    )
+    assert target is not None and isinstance(target.contents, types.MarkupContent)
+    assert target.contents.value.startswith("**x** — `build descriptor")
     nothing = await lsp_raw_client.text_document_hover_async(
         types.HoverParams(text_document=doc, position=types.Position(6, 0))
     )

@@ -92,6 +92,15 @@ def test_settings_merge_wrapped_unwrapped_and_bad_types() -> None:
     assert settings.merge(s, {"publish": {"storeUrl": None}})["publish"]["storeUrl"] is None
 
 
+def test_settings_take_neovims_empty_table_as_an_empty_object(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # vim.json encodes Lua's `publish = {}` (the README snippet) as `[]`: not worth a warning.
+    s = settings.merge(settings.default_settings(), {"publish": [], "catalog": []})
+    assert s == settings.default_settings()
+    assert "ignoring setting" not in caplog.text
+
+
 def _pygls_capabilities(name: str) -> dict[str, Any]:
     """What pygls' own builder advertises for this client, after our initialize tweaks."""
     server = build_server()

@@ -328,7 +328,14 @@ def test_every_spec_has_docs_and_a_type() -> None:
     for path, spec in S.all_specs():
         assert len(spec.doc) > 10, path
         assert spec.type, path
-        assert spec.markdown().startswith(f"**{spec.name}**")
+        title = f"`{spec.name}`" if spec.name.startswith("<") else f"**{spec.name}**"
+        assert spec.markdown().startswith(title), path
+        assert "**<" not in spec.markdown(), path  # VS Code drops `<package>` as an HTML tag
+
+
+def test_hover_names_the_key_of_a_wildcard_family() -> None:
+    spec = S.spec_for(("build", "hello"))
+    assert spec is not None and spec.markdown("hello").startswith("**hello** — `")
 
 
 def test_spec_for_and_children() -> None:

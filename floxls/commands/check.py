@@ -79,13 +79,28 @@ def check_file(path: Path) -> list[Finding]:
 
     shown = str(path)
     try:
-        text = path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = (
-            "not valid UTF-8"
-            if isinstance(exc, UnicodeDecodeError)
-            else (exc.strerror or type(exc).__name__)
-        )
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # Where the bad byte is, as the editor shows it (the LSP reports the same).
+        before = data[: exc.start].decode("utf-8", "replace")
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
+        return [
+            Finding(
+                shown,
+                line,
+                col,
+                line,
+                col + 1,
+                "error",
+                "invalid-utf8",
+                f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+                "save the file as UTF-8; Flox cannot read it otherwise",
+            )
+        ]
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
         return [
             Finding(
                 shown,
@@ -96,7 +111,7 @@ def check_file(path: Path) -> list[Finding]:
                 "error",
                 "unreadable",
                 f"cannot read file: {reason}",
-                "make sure the file exists, is readable and is UTF-8 text",
+                "make sure the file exists and is readable",
             )
         ]
     manifest = parse(text)

@@ -35,7 +35,8 @@ def register(server: FloxServer) -> None:
             rng = cursor.entry.key_range
         else:
             rng = cursor.word_range
-        text = spec.markdown()
+        key = cursor.key_path[-1]
+        text = spec.markdown(None if key.isdigit() else key)
         if ls.client.markdown_hover:
             contents = types.MarkupContent(kind=types.MarkupKind.Markdown, value=text)
         else:

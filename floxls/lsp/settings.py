@@ -64,6 +64,10 @@ def _clean(new: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(key, str):
             continue
         if key in _STRING_KEYS:
+            if value == []:
+                # Lua has one empty table: Neovim sends `publish = {}` (every setting
+                # commented out, as in the README's snippet) as a JSON array.
+                value = {}
             if not isinstance(value, dict):
                 log.warning("ignoring setting %s: not an object", key)
                 continue

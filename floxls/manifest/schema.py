@@ -110,9 +110,18 @@ class KeySpec:
     def is_table(self) -> bool:
         return "table" in self.shapes
 
-    def markdown(self) -> str:
-        """Hover text: name, type, docs, schema note, example."""
-        parts = [f"**{self.name}** — `{self.type}`", "", self.doc]
+    def markdown(self, key: str | None = None) -> str:
+        """Hover text: name, type, docs, schema note, example.
+
+        `key` is the real key under the cursor, shown for a wildcard family (install ids,
+        build names, ...); a bare `<package>` placeholder is put in backticks, because
+        markdown renderers such as VS Code's drop it as an unknown HTML tag.
+        """
+        if self.name.startswith("<"):
+            title = f"**{key}**" if key else f"`{self.name}`"
+        else:
+            title = f"**{self.name}**"
+        parts = [f"{title} — `{self.type}`", "", self.doc]
         if self.values:
             parts += ["", "Values: " + ", ".join(f"`{v}`" for v in self.values)]
         if self.since:

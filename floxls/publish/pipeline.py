@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from floxls.build import remove_tree
 from floxls.cancel import CancelToken
 from floxls.errors import FloxlsError
-from floxls.progress import Event, Progress, ignore
+from floxls.progress import Event, Progress, ignore, plural
 from floxls.publish.preflight import Finding
 
 if TYPE_CHECKING:
@@ -263,7 +263,13 @@ def _ship(
         )
         for o in built.closure
     ]
-    progress(Event("closure", f"{len(paths)} store paths to ship", fraction=0.5))
+    progress(
+        Event(
+            "closure",
+            f"{plural(len(paths), 'store path')} to ship",
+            fraction=0.5,
+        )
+    )
     return ship(
         store,
         paths,

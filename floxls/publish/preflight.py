@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from floxls.manifest.model import Problem, Severity
 from floxls.manifest.schema import PACKAGE_NAME_RE
+from floxls.progress import plural
 
 if TYPE_CHECKING:
     from floxls.config import Settings
@@ -59,10 +60,6 @@ def _listing(paths: Sequence[str]) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _has_targets(manifest: Manifest | None) -> bool:
     return manifest is None or bool(manifest.build_targets())
 
@@ -89,7 +86,7 @@ def git_findings(state: RepoState, manifest: Manifest | None = None) -> list[Fin
         found.append(
             Finding(
                 "untracked-env-files",
-                f"{_plural(n, 'file')} under {state.dot_flox_dir} "
+                f"{plural(n, 'file')} under {state.dot_flox_dir} "
                 f"{'is' if n == 1 else 'are'} not tracked by git: {_listing(state.untracked)}",
                 f"git add {shlex.join(state.untracked[:MAX_LISTED])} && git commit "
                 "(or ignore them in .gitignore)",
@@ -102,7 +99,7 @@ def git_findings(state: RepoState, manifest: Manifest | None = None) -> list[Fin
         found.append(
             Finding(
                 "dirty-files",
-                f"{_plural(n, 'tracked file')} {'has' if n == 1 else 'have'} uncommitted "
+                f"{plural(n, 'tracked file')} {'has' if n == 1 else 'have'} uncommitted "
                 f"changes: {_listing(state.dirty)}",
                 "commit them (git commit -a) or stash them (git stash), then push",
                 paths=state.dirty,
@@ -148,7 +145,7 @@ def git_findings(state: RepoState, manifest: Manifest | None = None) -> list[Fin
         found.append(
             Finding(
                 "unpushed-commits",
-                f"{_plural(state.ahead, 'commit')} on {state.branch} "
+                f"{plural(state.ahead, 'commit')} on {state.branch} "
                 f"{'is' if state.ahead == 1 else 'are'} not pushed to {state.upstream}",
                 "git push",
                 count=state.ahead,
@@ -242,7 +239,7 @@ def manifest_findings(manifest: Manifest, problems: Sequence[Problem]) -> list[F
         found.append(
             Finding(
                 "manifest-errors",
-                f"the manifest has {_plural(len(errs), 'error')}; the first, on line "
+                f"the manifest has {plural(len(errs), 'error')}; the first, on line "
                 f"{first.range.start.line + 1}: {first.message}",
                 "run `floxls check` to see them all, and correct them",
                 count=len(errs),

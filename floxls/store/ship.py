@@ -23,7 +23,7 @@ from floxls.nix import base32, nar, storepath
 from floxls.nix.compress import check_compression, compressor, extension
 from floxls.nix.keys import SecretKey, load_secret_key
 from floxls.nix.narinfo import NarInfo
-from floxls.progress import Event, Progress, ignore
+from floxls.progress import Event, Progress, ignore, plural
 from floxls.store import BinaryCache
 
 CHUNK = 1 << 20
@@ -211,7 +211,7 @@ def ship(
     unique = list({p.store_path: p for p in paths}.values())
     result = ShipResult()
 
-    progress(Event("closure", f"checking {len(unique)} paths in {store.url}"))
+    progress(Event("closure", f"checking {plural(len(unique), 'path')} in {store.url}"))
     todo: list[PathToShip] = []
     for p in unique:
         cancel.check()
@@ -269,7 +269,8 @@ def ship(
                 deriver=storepath.base_name(p.deriver) if p.deriver else None,
                 ca=p.ca,
             )
-        progress(Event("closure", f"packed {len(todo)} paths", done_bytes=done, total_bytes=done))
+        done_msg = f"packed {plural(len(todo), 'path')}"
+        progress(Event("closure", done_msg, done_bytes=done, total_bytes=done))
 
         if key is not None:
             for n, p in enumerate(todo, 1):
@@ -317,7 +318,7 @@ def ship(
         progress(
             Event(
                 "upload",
-                f"uploaded {len(todo)} paths to {store.url}",
+                f"uploaded {plural(len(todo), 'path')} to {store.url}",
                 done_bytes=up_done,
                 total_bytes=up_total,
                 fraction=1.0,
