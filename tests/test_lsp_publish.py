@@ -371,6 +371,32 @@ async def test_lenses_for_both_table_styles(
             "explanation", lambda: any("git push" in m.message for m in s.client.messages)
         )
 
+        # An error typed into the manifest blocks every target before anything git says
+        # (preflight refuses a manifest with errors), without waiting for a save.
+        s.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+                content_changes=[
+                    types.TextDocumentContentChangeWholeDocument(
+                        text=BOTH_STYLES + 'sandbox = "purest"\n'
+                    )
+                ],
+            )
+        )
+        lenses = await s.lenses(uri)
+        assert [c.command.title for c in lenses if c.command] == [
+            "Publish greet — blocked: 1 manifest error",
+            "Publish hello — blocked: 1 manifest error",
+        ]
+        explained = await s.command("floxls.explainBlocked", uri, "hello")
+        assert [f["code"] for f in explained["findings"]] == [
+            "manifest-errors",
+            "unpushed-commits",
+        ]
+        assert "on line 16" in explained["findings"][0]["message"]
+        targets = await s.command("floxls.listTargets", uri)
+        assert {t["blocked"] for t in targets} == {"1 manifest error"}
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("client_name", CLIENTS)

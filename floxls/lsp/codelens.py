@@ -11,14 +11,15 @@ Computing lenses reads only what is cached: the parsed manifest and the git find
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
 if TYPE_CHECKING:
     from floxls.lsp.core import FloxServer
-    from floxls.manifest.model import BuildTarget, Manifest, Range
+    from floxls.manifest.model import BuildTarget, Manifest, Problem, Range
+    from floxls.publish.preflight import Finding
 
 PUBLISH_COMMAND = "floxls.publish"
 EXPLAIN_COMMAND = "floxls.explainBlocked"
@@ -26,11 +27,27 @@ EXPLAIN_COMMAND = "floxls.explainBlocked"
 RangeConverter = Callable[["Range"], types.Range]
 
 
-def blocked_reason(target: BuildTarget, repo_reason: str | None) -> str | None:
-    """The first thing that would stop publishing `target`, in a few words."""
-    from floxls.publish.preflight import name_finding
+def document_findings(manifest: Manifest, problems: Sequence[Problem], name: str) -> list[Finding]:
+    """What in the document itself stops publishing `name`: its name, errors in the manifest
+    (preflight refuses both; the git state is the other half, cached by git_state)."""
+    from floxls.publish.preflight import manifest_findings, name_finding
 
-    return "invalid package name" if name_finding(target.name) else repo_reason
+    bad_name = name_finding(name)
+    errors = [f for f in manifest_findings(manifest, problems) if f.code == "manifest-errors"]
+    return ([bad_name] if bad_name else []) + errors
+
+
+def blocked_reason(
+    target: BuildTarget,
+    repo_reason: str | None,
+    manifest: Manifest,
+    problems: Sequence[Problem] = (),
+) -> str | None:
+    """The first thing that would stop publishing `target`, in a few words."""
+    from floxls.lsp.git_state import short_reason
+
+    found = document_findings(manifest, problems, target.name)
+    return short_reason(found[0]) if found else repo_reason
 
 
 def lens_title(name: str, reason: str | None) -> str:
@@ -42,11 +59,12 @@ def build_lenses(
     uri: str,
     repo_reason: str | None,
     to_lsp: RangeConverter,
+    problems: Sequence[Problem] = (),
 ) -> list[types.CodeLens]:
     """One lens per build target, in document order."""
     lenses: list[types.CodeLens] = []
     for target in manifest.build_targets():
-        reason = blocked_reason(target, repo_reason)
+        reason = blocked_reason(target, repo_reason, manifest, problems)
         command = types.Command(
             title=lens_title(target.name, reason),
             command=PUBLISH_COMMAND if reason is None else EXPLAIN_COMMAND,
@@ -80,6 +98,6 @@ def register(server: FloxServer) -> None:
         analysis = ls.analysis(uri)
         if analysis is None:
             return None
-        manifest = getattr(analysis, "manifest", analysis)
+        manifest = analysis.manifest
         reason = git_state(ls).blocked_reason(uri)
-        return build_lenses(manifest, uri, reason, converter_for(ls, manifest))
+        return build_lenses(manifest, uri, reason, converter_for(ls, manifest), analysis.problems)

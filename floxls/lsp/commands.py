@@ -13,6 +13,7 @@ pygls advertises every registered command in `executeCommandProvider`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,13 +21,18 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from floxls.errors import FloxlsError
-from floxls.lsp.codelens import EXPLAIN_COMMAND, PUBLISH_COMMAND, blocked_reason
+from floxls.lsp.codelens import (
+    EXPLAIN_COMMAND,
+    PUBLISH_COMMAND,
+    blocked_reason,
+    document_findings,
+)
 from floxls.lsp.git_state import env_dir_for, git_state, uri_to_path
 from floxls.lsp.publish_command import Target, is_untrusted, publisher
 
 if TYPE_CHECKING:
     from floxls.lsp.core import FloxServer
-    from floxls.manifest.model import BuildTarget, Manifest
+    from floxls.manifest.model import BuildTarget, Manifest, Problem
 
 ENABLE_COMMAND = "floxls.enablePublish"
 LIST_COMMAND = "floxls.listTargets"
@@ -86,22 +92,21 @@ def check_uri(server: Any, command: str, uri: str) -> Path:
     return resolved
 
 
-def manifest_for(server: Any, command: str, uri: str, path: Path) -> Manifest:
-    """The open document's analysis when there is one, else the file on disk, parsed."""
+def analysis_for(server: Any, command: str, uri: str, path: Path) -> tuple[Manifest, list[Problem]]:
+    """The open document's analysis when there is one, else the file on disk, analysed."""
     try:
         analysis = server.analysis(uri)
     except Exception:
         analysis = None
     if analysis is not None:
-        manifest: Manifest = getattr(analysis, "manifest", analysis)
-        return manifest
+        return analysis.manifest, analysis.problems
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise _invalid(f"{command}: cannot read {path}: {exc.strerror}") from None
-    from floxls.manifest import parse
+    from floxls.manifest import analyze
 
-    return parse(text)
+    return analyze(text)
 
 
 def find_target(command: str, manifest: Manifest, path: Path, name: str) -> BuildTarget:
@@ -113,12 +118,21 @@ def find_target(command: str, manifest: Manifest, path: Path, name: str) -> Buil
     raise _invalid(f"{command}: no build target {name!r:.80} in {path} (targets: {known})")
 
 
-def resolve(server: Any, command: str, args: tuple[Any, ...]) -> tuple[Target, BuildTarget]:
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    target: Target
+    build: BuildTarget
+    manifest: Manifest
+    problems: list[Problem]
+
+
+def resolve(server: Any, command: str, args: tuple[Any, ...]) -> Resolved:
     uri, name = _expect(command, args, ("uri", "name"))
     path = check_uri(server, command, uri)
-    manifest = manifest_for(server, command, uri, path)
+    manifest, problems = analysis_for(server, command, uri, path)
     build = find_target(command, manifest, path, name)
-    return Target(uri=uri, path=path, env_dir=env_dir_for(path).resolve(), name=name), build
+    target = Target(uri=uri, path=path, env_dir=env_dir_for(path).resolve(), name=name)
+    return Resolved(target, build, manifest, problems)
 
 
 def register(server: FloxServer) -> None:
@@ -128,7 +142,7 @@ def register(server: FloxServer) -> None:
 
     @server.command(PUBLISH_COMMAND)
     async def publish(ls: Any, *args: Any) -> dict[str, object]:
-        target, _build = resolve(ls, PUBLISH_COMMAND, args)
+        target = resolve(ls, PUBLISH_COMMAND, args).target
         pub = publisher(ls)
         if is_untrusted(ls):
             raise pub.refuse(
@@ -146,13 +160,12 @@ def register(server: FloxServer) -> None:
 
     @server.command(EXPLAIN_COMMAND)
     def explain_blocked(ls: Any, *args: Any) -> dict[str, object]:
-        from floxls.publish.preflight import name_finding
-
-        target, build = resolve(ls, EXPLAIN_COMMAND, args)
+        found = resolve(ls, EXPLAIN_COMMAND, args)
+        target = found.target
         lines: list[str] = []
         items: list[dict[str, object]] = []
-        bad_name = name_finding(build.name)
-        for f in ([bad_name] if bad_name else []) + list(git_state(ls).explain(target.uri)):
+        mine = document_findings(found.manifest, found.problems, found.build.name)
+        for f in mine + git_state(ls).explain(target.uri):
             lines.append(f"{f.message}; fix: {f.fix}" if f.fix else f.message)
             items.append({"code": f.code, "message": f.message, "fix": f.fix})
         if lines:
@@ -188,13 +201,13 @@ def register(server: FloxServer) -> None:
     def list_targets(ls: Any, *args: Any) -> list[dict[str, object]]:
         (uri,) = _expect(LIST_COMMAND, args, ("uri",))
         path = check_uri(ls, LIST_COMMAND, uri)
-        manifest = manifest_for(ls, LIST_COMMAND, uri, path)
+        manifest, problems = analysis_for(ls, LIST_COMMAND, uri, path)
         repo_reason = git_state(ls).blocked_reason(uri)
         return [
             {
                 "name": t.name,
                 "line": t.lens_range.start.line,
-                "blocked": blocked_reason(t, repo_reason),
+                "blocked": blocked_reason(t, repo_reason, manifest, problems),
             }
             for t in manifest.build_targets()
         ]

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from floxls.manifest.model import Position, Problem, Range, Severity
+from floxls.progress import plural
 
 if TYPE_CHECKING:
     from floxls.lsp.core import FloxServer
@@ -54,19 +55,17 @@ def uri_to_path(uri: str) -> Path | None:
     return Path(fs) if fs else None
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def short_reason(finding: Finding) -> str:
     """A few words for a lens title: `2 unpushed commits`, `no upstream`, ..."""
     code, n = finding.code, finding.count
     if code == "unpushed-commits":
-        return _plural(n, "unpushed commit") if n else "unpushed commits"
+        return plural(n, "unpushed commit") if n else "unpushed commits"
     if code == "untracked-env-files":
-        return _plural(n if n is not None else len(finding.paths), "untracked file")
+        return plural(n if n is not None else len(finding.paths), "untracked file")
     if code == "dirty-files":
-        return _plural(n if n is not None else len(finding.paths), "uncommitted file")
+        return plural(n if n is not None else len(finding.paths), "uncommitted file")
+    if code == "manifest-errors":
+        return plural(n, "manifest error") if n else "manifest errors"
     return SHORT.get(code) or finding.message.split(";")[0].strip()
 
 
@@ -76,6 +75,7 @@ SHORT = {
     "detached-head": "detached HEAD",
     "no-upstream": "no upstream",
     "nothing-installed": "nothing installed",
+    "invalid-target-name": "invalid package name",
 }
 # Findings from `manifest_findings` that belong with the git state (the rest, e.g.
 # manifest-errors, are already diagnostics of their own).
