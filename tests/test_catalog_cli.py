@@ -68,6 +68,11 @@ def test_search_no_match(local: LocalCatalog, capsys: pytest.CaptureFixture[str]
     assert json.loads(capsys.readouterr().out) == []
 
 
+def detail_outputs(catalog: LocalCatalog, name: str) -> str:
+    newest = catalog.show(catalog.name, name).builds[0]
+    return " ".join(o.store_path for o in newest.derivation.outputs)
+
+
 def test_show(local: LocalCatalog, capsys: pytest.CaptureFixture[str]):
     ref = f"{local.name}/hello"
     assert main(["show", ref]) == 0
@@ -76,7 +81,10 @@ def test_show(local: LocalCatalog, capsys: pytest.CaptureFixture[str]):
     assert lines[0] == f"{ref} 1.1.0"
     assert "  A friendly greeting" in lines
     assert "  source:  https://github.com/alice/hello.git" in lines
-    assert f"  install: flox install {ref}" in lines
+    # the local catalog is floxls's own: flox cannot install from it, nix copy can
+    assert not any("flox install" in line for line in lines)
+    fetch = next(line for line in lines if line.startswith("  fetch:   nix copy --from '"))
+    assert fetch.endswith(" " + detail_outputs(local, "hello"))
     assert "  builds (2, newest first):" in lines
     rows = [line.split() for line in lines if line.startswith("    ")]
     assert rows[0] == ["VERSION", "SYSTEM", "REV", "DATE", "OUTPUTS"]

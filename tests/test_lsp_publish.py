@@ -463,6 +463,7 @@ async def test_feature_off_offers_to_enable_it(
         assert len(s.message_requests) == 1
         request = s.message_requests[0]
         assert [a.title for a in request.actions or []] == ["Enable publishing"]
+        assert str(config) in request.message  # says which file it would change
         if answer is None:
             assert result["published"] is False
             assert config.read_text() == original

@@ -128,13 +128,15 @@ async def test_publish_reports_progress_and_nix_imports_it(
         assert logged(s, "[hello] building hello now")
         assert logged(s, "[hello] built hello")
         shown = [m for m in s.client.messages if m.message.startswith("Published")]
-        assert [(m.type, m.message) for m in shown] == [
+        assert [(m.type, m.message.split(" — ")[0]) for m in shown] == [
             (types.MessageType.Info, f"Published {catalog}/hello 1.0.0")
         ]
 
         # Real nix imports it, trusting our key, and gets what the build wrote.
         assert list(store.glob("*.narinfo"))
         (out,) = result["storePaths"]
+        # The local catalog is floxls's own, so the message says how to fetch it with nix.
+        assert shown[0].message.endswith(f"fetch it with: nix copy --from '{store.as_uri()}' {out}")
         imported = nix.store("imported")
         proc = imported.copy_from(store.as_uri(), [out], trusted_keys=[public])
         assert proc.returncode == 0, proc.stderr

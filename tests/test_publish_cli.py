@@ -71,7 +71,7 @@ def test_cli_publish_and_show(git_env: GitEnv, publish_setup: PublishSetup) -> N
     me = local_catalog_name()
     last = r.stdout.strip().splitlines()[-1]
     assert last.startswith(f"Published {me}/hello 1.0.0")
-    assert f"flox install {me}/hello" in last
+    assert "fetch it with: nix copy --from '" in last and "/nix/store/" in last
     assert "[build] | " not in r.stdout  # progress goes to stderr
     assert "[clone]" in r.stderr and "[upload]" in r.stderr and "[record]" in r.stderr
     show = floxls(["show", f"{me}/hello"], env)

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
             json.dump(detail.to_json(), out, indent=2)
             out.write("\n")
         else:
-            print_detail(detail, out)
+            print_detail(detail, out, flox_installable=catalog.kind == "floxhub")
         return 0
     raise FloxlsError(f"unknown catalog action {args.action!r}")
 
@@ -74,7 +74,9 @@ def _one_line(text: str | None, limit: int = 80) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def print_detail(detail: PackageDetail, out: TextIO) -> None:
+def print_detail(detail: PackageDetail, out: TextIO, *, flox_installable: bool = True) -> None:
+    """`flox_installable`: the catalog is FloxHub; the local catalog is floxls's own, so
+    the way to get a package from it is `nix copy` from its binary cache."""
     ref = f"{detail.catalog}/{detail.name}"
     out.write(f"{ref}" + (f" {detail.version}" if detail.version else "") + "\n")
     if detail.description:
@@ -86,7 +88,11 @@ def print_detail(detail: PackageDetail, out: TextIO) -> None:
         out.write(f"  license: {latest.derivation.license}\n")
     if latest and latest.cache_uri:
         out.write(f"  store:   {strip_credentials(latest.cache_uri)}\n")
-    out.write(f"  install: flox install {ref}\n")
+    if flox_installable:
+        out.write(f"  install: flox install {ref}\n")
+    elif latest and latest.cache_uri and latest.derivation.outputs:
+        paths = " ".join(o.store_path for o in latest.derivation.outputs)
+        out.write(f"  fetch:   nix copy --from '{strip_credentials(latest.cache_uri)}' {paths}\n")
     if not detail.builds:
         out.write("  no builds recorded yet\n")
         return

@@ -185,8 +185,7 @@ def run(args: argparse.Namespace) -> int:
     assert isinstance(result, PublishResult)
     note = "" if result.recorded else " (already in the catalog)"
     sys.stdout.write(
-        f"Published {result.install_ref} {result.version}{note} "
-        f"- install it with: flox install {result.install_ref}\n"
+        f"Published {result.install_ref} {result.version}{note} - {result.how_to_get}\n"
     )
     sys.stdout.flush()
     return 0

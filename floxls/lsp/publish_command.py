@@ -156,7 +156,10 @@ class Publisher:
 
         if settings.publish_enabled:
             return settings
-        message = "floxls: publishing is turned off (the Flox `publish` feature is not enabled)."
+        message = (
+            "floxls: publishing is turned off (the Flox `publish` feature is not enabled). "
+            f"{ENABLE_ACTION} sets features.publish = true in {settings.config_file}."
+        )
         choice: types.MessageActionItem | None = None
         if self._client_has("window", "show_message"):
             params = types.ShowMessageRequestParams(
@@ -178,7 +181,7 @@ class Publisher:
             self._show(types.MessageType.Error, _with_fix(f"floxls: {exc.message}", exc.fix))
             return None
         if settings.publish_enabled:
-            self._log(types.MessageType.Info, f"floxls: enabled publishing in {path}")
+            self._show(types.MessageType.Info, f"floxls: enabled publishing in {path}")
             return settings
         self._show(
             types.MessageType.Warning,
@@ -245,9 +248,9 @@ class Publisher:
             log.exception("publish of %s crashed", target.name)
             reporter.end(f"Publishing {target.name} failed")
             return self._failed(target, f"internal error: {type(exc).__name__}: {exc}", None)
-        text = f"Published {result.catalog}/{result.name} {result.version}"
+        text = f"Published {result.install_ref} {result.version}"
         reporter.end(text)
-        self._show(types.MessageType.Info, text)
+        self._show(types.MessageType.Info, f"{text} — {result.how_to_get}")
         return {
             "published": True,
             "catalog": result.catalog,

@@ -65,10 +65,20 @@ class PublishResult:
     rev: str = ""
     recorded: bool = True  # False when the catalog already had this build
     warnings: list[Finding] = field(default_factory=list)
+    catalog_kind: str = "floxhub"  # or "local": floxls's own catalog, unknown to flox
 
     @property
     def install_ref(self) -> str:
         return f"{self.catalog}/{self.name}"
+
+    @property
+    def how_to_get(self) -> str:
+        """How a user gets the package: flox install from FloxHub, else nix copy from the
+        cache (the local catalog is floxls's own; flox cannot install from it)."""
+        if self.catalog_kind == "floxhub":
+            return f"install it with: flox install {self.install_ref}"
+        paths = " ".join(self.store_paths)
+        return f"fetch it with: nix copy --from '{self.store_url}' {paths}"
 
 
 class PreflightFailed(FloxlsError):
@@ -195,6 +205,7 @@ def _run_locked(
         rev=state.head,
         recorded=recorded,
         warnings=warnings,
+        catalog_kind=catalog.kind,
     )
 
 
