@@ -37,7 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="manifest files or directories to search for .flox/env/manifest.toml "
         "(default: the current directory)",
     )
-    check.add_argument("--format", choices=["text", "json"], default="text")
+    check.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="text: path:line:col: severity[code] message (default); json: one array",
+    )
     check.add_argument(
         "--git",
         action="store_true",
@@ -49,7 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         "publish", help="build a [build] target and publish it to a binary cache and catalog"
     )
     publish.add_argument(
-        "-d", "--dir", default=".", metavar="DIR", help="the environment's directory"
+        "-d",
+        "--dir",
+        default=".",
+        metavar="DIR",
+        help="the directory holding the environment's .flox (default: the current one)",
     )
     publish.add_argument("--store-url", metavar="URL", help="binary cache (file:// or s3://)")
     publish.add_argument("--signing-key", metavar="FILE", help="Nix secret key file")
@@ -59,12 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     publish.set_defaults(module="publish")
 
     search = sub.add_parser("search", help="search the configured catalog")
-    search.add_argument("term")
+    search.add_argument("term", help="text to look for in package names and descriptions")
     search.add_argument("--json", action="store_true", help="print JSON")
     search.set_defaults(module="catalog", action="search")
 
     show = sub.add_parser("show", help="show a published package: <catalog>/<name>")
-    show.add_argument("package")
+    show.add_argument("package", help="CATALOG/NAME, as `floxls search` lists it")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(module="catalog", action="show")
 
@@ -77,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", metavar="FILE", help="write to FILE (mode 0600) instead of stdout")
     gen.set_defaults(module="key")
     pub = key_sub.add_parser("public", help="print the public key of a secret key file")
-    pub.add_argument("file", metavar="FILE")
+    pub.add_argument("file", metavar="FILE", help="the secret key file")
     pub.set_defaults(module="key")
     return parser
 

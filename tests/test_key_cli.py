@@ -42,7 +42,7 @@ def test_sign_and_verify() -> None:
         ("no-colon-here", "no name"),
         (":" + base64.b64encode(bytes(64)).decode(), "no name"),
         ("k:not*base64!", "not valid base64"),
-        ("k:" + base64.b64encode(bytes(32)).decode(), "wrong length"),
+        ("k:" + base64.b64encode(bytes(31)).decode(), "wrong length"),
         ("k:" + base64.b64encode(bytes(64)).decode(), "corrupt"),
     ],
 )
@@ -80,6 +80,15 @@ def test_cli_generate_writes_0600_and_refuses_overwrite(tmp_path: Path) -> None:
     assert out.read_bytes() == before
     pub = floxls("key", "public", str(out))
     assert pub.returncode == 0 and pub.stdout.strip() == str(key.public())
+
+
+def test_a_public_key_given_as_the_signing_key_says_so(tmp_path: Path) -> None:
+    f = tmp_path / "cache.pub"
+    f.write_text(str(SecretKey.generate("cache-1").public()))
+    with pytest.raises(FloxlsError) as err:
+        load_secret_key(f)
+    assert "holds a public key" in err.value.message
+    assert err.value.fix and "secret key" in err.value.fix
 
 
 def test_cli_generate_to_stdout_and_public_errors(

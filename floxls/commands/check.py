@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from floxls.errors import FloxlsError
+from floxls.progress import plural
 
 MANIFEST_REL = Path(".flox") / "env" / "manifest.toml"
 SKIP_DIRS = frozenset({".git", "node_modules"})
@@ -157,14 +158,23 @@ def run(args: argparse.Namespace) -> int:
     paths: list[str] = list(getattr(args, "paths", None) or [])
     fmt: str = getattr(args, "format", "text") or "text"
     findings: list[Finding] = []
-    for manifest_path in find_manifests(paths):
+    manifests = list(find_manifests(paths))
+    for manifest_path in manifests:
         findings.extend(check_file(manifest_path))
         if getattr(args, "git", False):
             findings.extend(git_findings(manifest_path))
+    errors = sum(f.severity == "error" for f in findings)
     if fmt == "json":
         json.dump([f.as_json() for f in findings], sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         for f in findings:
             print(f.text())
-    return 1 if any(f.severity == "error" for f in findings) else 0
+        # A summary on stderr, so that silence is never the only answer.
+        others = len(findings) - errors
+        print(
+            f"checked {plural(len(manifests), 'manifest')}: {plural(errors, 'error')}, "
+            f"{plural(others, 'other problem')}",
+            file=sys.stderr,
+        )
+    return 1 if errors else 0

@@ -137,7 +137,14 @@ def load_secret_key(path: Path) -> SecretKey:
     try:
         return SecretKey.parse(text)
     except KeyFormatError as exc:
-        raise FloxlsError(f"signing key file {path}: {exc}", _KEY_FIX) from None
+        try:
+            PublicKey.parse(text)
+        except KeyFormatError:
+            raise FloxlsError(f"signing key file {path}: {exc}", _KEY_FIX) from None
+        raise FloxlsError(
+            f"{path} holds a public key; signing needs the secret key it was made from",
+            "point at the secret key file (`floxls key generate` printed the public one)",
+        ) from None
 
 
 def load_public_key(path: Path) -> PublicKey:
