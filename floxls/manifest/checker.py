@@ -471,7 +471,10 @@ class _Checker:
                 entry.key_range,
                 hint="use 1 to 128 letters, digits, `.`, `_` or `-`",
             )
-        if "command" not in entries:
+        # A misspelt `command` (`comand`) is reported once, as an unknown key whose fix
+        # renames it; "no command" on top would be the same mistake twice.
+        misspelt = any(suggest(key, ("command",)) == "command" for key in entries)
+        if "command" not in entries and not misspelt:
             self.add(
                 "build-missing-command",
                 f"build `{name}` has no `command`",
