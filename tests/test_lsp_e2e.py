@@ -236,6 +236,9 @@ async def test_completion_keys_values_and_headers(
     )
     assert isinstance(values, types.CompletionList)
     assert [i.label for i in values.items] == ["off", "pure", "warn", "enforce"]
+    # clients sort by sortText (else label): the default, `off`, must come first
+    by_client = sorted(values.items, key=lambda i: i.sort_text or i.label)
+    assert [i.label for i in by_client] == ["off", "pure", "warn", "enforce"]
     pure = values.items[1]
     assert isinstance(pure.text_edit, types.TextEdit)
     assert pure.text_edit.new_text == '"pure"'

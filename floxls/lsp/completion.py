@@ -151,12 +151,15 @@ def _value_items(ls: FloxServer, analysis: Analysis, cursor: Cursor) -> list[typ
         quote = '"'
         inner = 0 < col <= len(line) and line[col - 1] in "\"'"
     items = []
-    for value, detail in values:
+    for rank, (value, detail) in enumerate(values):
         text = value if inner else f"{quote}{value}{quote}"
         items.append(
             types.CompletionItem(
                 label=value,
                 kind=types.CompletionItemKind.EnumMember,
+                # the schema lists values default first (`off` before `pure`): keep that
+                # order rather than the client's alphabetical one
+                sort_text=f"{rank:04d}",
                 detail=detail,
                 documentation=_documentation(ls, spec),
                 text_edit=types.TextEdit(range=rng, new_text=text),
