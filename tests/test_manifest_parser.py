@@ -527,6 +527,10 @@ def test_get_entry_and_line() -> None:
         ("x = +0x10\n", [("toml-syntax", (0, 4, 0, 9), "invalid value `+0x10`")]),
         ("x = 1 2\n", [("toml-syntax", (0, 6, 0, 7), "expected the end of the line, found `2`")]),
         (
+            'x = "a" extra words\n',
+            [("toml-syntax", (0, 8, 0, 13), "expected the end of the line, found `extra`")],
+        ),
+        (
             "x = 1979-13-01\n",
             [("toml-syntax", (0, 4, 0, 14), "invalid date or time `1979-13-01`")],
         ),

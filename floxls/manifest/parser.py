@@ -336,11 +336,11 @@ class _Parser:
                     elif c == "\r":
                         raise _Err("bare carriage return (use LF or CRLF line endings)", j, j + 1)
                     else:
-                        raise _Err(
-                            f"expected the end of the line, found {_describe_char(c)}",
-                            j,
-                            j + 1,
-                        )
+                        # name the whole stray word (`extra`, not `e`) and underline it
+                        word = _BARE.match(s, j)
+                        end = min(word.end(), j + 40) if word else j + 1
+                        found = f"`{s[j:end]}`" if word else _describe_char(c)
+                        raise _Err(f"expected the end of the line, found {found}", j, end)
                 i = j
             except _Err as e:
                 self._problem(SYNTAX, e.message, e.start, e.end)
