@@ -473,8 +473,9 @@ class _Checker:
             )
         # A misspelt `command` (`comand`) is reported once, as an unknown key whose fix
         # renames it; "no command" on top would be the same mistake twice.
-        misspelt = any(suggest(key, ("command",)) == "command" for key in entries)
-        if "command" not in entries and not misspelt:
+        if "command" not in entries and not any(
+            suggest(key, ("command",)) == "command" for key in entries
+        ):
             self.add(
                 "build-missing-command",
                 f"build `{name}` has no `command`",
