@@ -122,7 +122,8 @@ class KeySpec:
         else:
             title = f"**{self.name}**"
         parts = [f"{title} — `{self.type}`", "", self.doc]
-        if self.values:
+        if self.values and not all(f'"{v}"' in self.type for v in self.values):
+            # (an enum type such as `"off" | "pure"` already lists them)
             parts += ["", "Values: " + ", ".join(f"`{v}`" for v in self.values)]
         if self.since:
             parts += ["", f'Needs `schema-version = "{self.since}"` or newer.']
