@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -243,3 +244,47 @@ def test_rich_display_renders() -> None:
     d.close()
     text = out.getvalue()
     assert "compiling [not markup]" in text and "uploading" in text
+
+
+def test_a_terminal_gets_the_progress_display(git_env: GitEnv, publish_setup: PublishSetup) -> None:
+    """On a terminal the progress is a live display, not `[step] message` lines."""
+    import pty
+
+    env = cli_env(publish_setup, TERM="xterm-256color", COLUMNS="120")
+    args = ["--store-url", publish_setup.cache_url, "--signing-key", str(publish_setup.key_file)]
+    leader, follower = pty.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # read while it runs: a full pty buffer would block the child
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child side is closed and drained
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "floxls", "publish", *args, "hello"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            env=env,
+            cwd=git_env.root,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(follower)
+        reader.join(timeout=10)
+        os.close(leader)
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0, screen
+    assert proc.stdout.decode().startswith("Published ")
+    assert "\x1b[" in screen  # drawn with terminal control sequences
+    assert "━" in screen  # a progress bar
+    assert "[clone]" not in screen and "[upload]" not in screen  # not the plain lines
