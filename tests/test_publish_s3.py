@@ -82,6 +82,9 @@ class Proxy:
                 client, _ = listener.accept()
             except OSError:
                 return
+            if not self.admit():
+                client.close()
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port))
             except OSError:
@@ -89,8 +92,16 @@ class Proxy:
                 continue
             with self.lock:
                 self.conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            self.relay(client, upstream)
+
+    def admit(self) -> bool:
+        """Whether to take a new connection at all."""
+        return True
+
+    def relay(self, client: socket.socket, upstream: socket.socket) -> None:
+        """Start copying both ways between a client and its upstream connection."""
+        for a, b in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
@@ -196,25 +207,13 @@ class CuttingProxy(Proxy):
         self.max_in_flight = 0
         self.cut = threading.Event()
 
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            if self.cut.is_set() and self.mode == "stopped":
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.conns += [client, upstream]
-            state = {"part": False}  # is this connection's current request an UploadPart?
-            threading.Thread(target=self._up, args=(client, upstream, state), daemon=True).start()
-            threading.Thread(target=self._down, args=(upstream, client, state), daemon=True).start()
+    def admit(self) -> bool:
+        return not (self.cut.is_set() and self.mode == "stopped")
+
+    def relay(self, client: socket.socket, upstream: socket.socket) -> None:
+        state = {"part": False}  # is this connection's current request an UploadPart?
+        threading.Thread(target=self._up, args=(client, upstream, state), daemon=True).start()
+        threading.Thread(target=self._down, args=(upstream, client, state), daemon=True).start()
 
     def _up(self, src: socket.socket, dst: socket.socket, state: dict[str, bool]) -> None:
         after_cut = 0  # bytes this connection sent since the cut
