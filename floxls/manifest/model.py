@@ -271,7 +271,7 @@ class Manifest:
 
     def node_at(self, pos: Position) -> Cursor:
         """What is under `pos`: a key, a value, a header, or a table body (see `Cursor`)."""
-        from floxls.manifest.parser import node_at
+        from floxls.manifest.cursor import node_at
 
         return node_at(self, pos)
 
