@@ -132,6 +132,19 @@ def publish_for(uri: str, version: int) -> Any:
     return match
 
 
+def replace_char(s: Session, uri: str, version: int, line: int, col: int, new: str) -> float:
+    """Send a didChange replacing one character; returns when it was sent."""
+    change = {
+        "range": {
+            "start": {"line": line, "character": col},
+            "end": {"line": line, "character": col + 1},
+        },
+        "text": new,
+    }
+    params = {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]}
+    return s.send({"method": "textDocument/didChange", "params": params})
+
+
 def edit_loop(s: Session, uri: str, text: str, needle: str, iterations: int) -> list[float]:
     """Open `text`, then flip one character after `needle` back and forth."""
     s.send(
@@ -151,23 +164,7 @@ def edit_loop(s: Session, uri: str, text: str, needle: str, iterations: int) -> 
     for i in range(iterations):
         version = i + 2
         new = "x" if i % 2 == 0 else original
-        t0 = s.send(
-            {
-                "method": "textDocument/didChange",
-                "params": {
-                    "textDocument": {"uri": uri, "version": version},
-                    "contentChanges": [
-                        {
-                            "range": {
-                                "start": {"line": line, "character": col},
-                                "end": {"line": line, "character": col + 1},
-                            },
-                            "text": new,
-                        }
-                    ],
-                },
-            }
-        )
+        t0 = replace_char(s, uri, version, line, col, new)
         t1, _ = s.wait(publish_for(uri, version))
         times.append(t1 - t0)
     return times

@@ -40,6 +40,7 @@ from diagnostics import (  # noqa: E402  (bench/diagnostics.py: the same session
     TARGET_SMALL_MS,
     Session,
     publish_for,
+    replace_char,
     stats_ms,
 )
 from manifests import SMALL, big_manifest  # noqa: E402
@@ -146,23 +147,7 @@ def typing(s: Session, path: Path, needle: str, iterations: int, git_state: bool
     times: list[float] = []
     for i in range(iterations):
         version = i + 2
-        t0 = s.send(
-            {
-                "method": "textDocument/didChange",
-                "params": {
-                    "textDocument": {"uri": uri, "version": version},
-                    "contentChanges": [
-                        {
-                            "range": {
-                                "start": {"line": line, "character": col},
-                                "end": {"line": line, "character": col + 1},
-                            },
-                            "text": "x" if i % 2 == 0 else original,
-                        }
-                    ],
-                },
-            }
-        )
+        t0 = replace_char(s, uri, version, line, col, "x" if i % 2 == 0 else original)
         t1, msg = s.wait(publish_for(uri, version))
         times.append(t1 - t0)
         if git_state:
