@@ -744,8 +744,10 @@ class _Checker:
             "wrong-type",
             f"{what} must be {_article(spec.type)}, not {_describe(value)}",
             rng,
-            hint=f"expected {spec.type}"
-            + (f", e.g. {spec.example}" if spec.example and "\n" not in spec.example else ""),
+            # the message already names the type: the hint shows it written out
+            hint=f"write it like `{spec.example}`"
+            if spec.example and "\n" not in spec.example
+            else f"change it to {_article(spec.type)}",
         )
 
     def insert_key_fix(

@@ -89,7 +89,7 @@ def git_findings(state: RepoState, manifest: Manifest | None = None) -> list[Fin
                 f"{plural(n, 'file')} under {state.dot_flox_dir} "
                 f"{'is' if n == 1 else 'are'} not tracked by git: {_listing(state.untracked)}",
                 f"git add {shlex.join(state.untracked[:MAX_LISTED])} && git commit "
-                "(or ignore them in .gitignore)",
+                f"(or ignore {'it' if n == 1 else 'them'} in .gitignore)",
                 paths=state.untracked,
                 count=n,
             )
