@@ -222,25 +222,6 @@ class S3Store(KeyedCache):
             if cancel is not None:
                 cancel.check()
             self._fail(exc, f"upload {key} to")
-        if self.multipart and local_file.stat().st_size > self.part_size:
-            self._abort_stale_uploads(self.prefix + key)
-
-    def _abort_stale_uploads(self, full_key: str) -> None:
-        """Abort incomplete multipart uploads of exactly `full_key`, now that the object is
-        there. boto3 aborts a failed multipart upload itself, but not when the server is
-        unreachable at that moment (a stopped server, a cut network); the parts of such an
-        upload stay billed in the bucket until aborted. NAR keys are content-addressed, so
-        an upload of the same key holds the very bytes just stored. Best effort: a listing
-        or abort that fails (e.g. no s3:ListBucketMultipartUploads permission) is ignored."""
-        try:
-            listing = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=full_key)
-            for upload in listing.get("Uploads", []):
-                if upload.get("Key") == full_key and upload.get("UploadId"):
-                    self.client.abort_multipart_upload(
-                        Bucket=self.bucket, Key=full_key, UploadId=upload["UploadId"]
-                    )
-        except Exception:  # cleanup only: the upload itself succeeded
-            return
 
     def _read(self, key: str) -> bytes | None:
         import botocore.exceptions as be
