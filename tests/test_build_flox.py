@@ -6,6 +6,7 @@ and derivers, exactly what `flox build` leaves behind (`result-<name>` links).""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from floxls.nix.keys import PublicKey, SecretKey
 from floxls.progress import Event
 from floxls.publish.pipeline import run
 from tests.support.gitrepo import GitEnv, PublishSetup
-from tests.support.nixtools import Nix
+from tests.support.nixtools import Nix, run_nix
 from tests.support.tools import require
 
 pytestmark = pytest.mark.slow
@@ -137,6 +138,16 @@ def test_publish_with_flox_build(
     )
     assert r.returncode != 0 and "signature" in r.stderr.lower(), r.stderr
     assert not bad.is_valid(out)
+
+    # the fetch command the user is shown works as printed (its key option is what lets
+    # Nix accept these input-addressed, signed paths)
+    hint = shlex.split(result.how_to_get.split("fetch it with: ", 1)[1])
+    shown = nix.store("shown")
+    r = run_nix(
+        [*hint, "--to", shown.arg, "--option", "require-sigs", "true"], nix.base, check=False
+    )
+    assert r.returncode == 0, r.stderr
+    assert shown.is_valid(out) and shown.is_valid(dep)
 
     # the catalog record carries the real derivation
     (build,) = publish_setup.local_builds(result.catalog, "hi")

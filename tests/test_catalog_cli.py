@@ -83,8 +83,9 @@ def test_show(local: LocalCatalog, capsys: pytest.CaptureFixture[str]):
     assert "  source:  https://github.com/alice/hello.git" in lines
     # the local catalog is floxls's own: flox cannot install from it, nix copy can
     assert not any("flox install" in line for line in lines)
-    fetch = next(line for line in lines if line.startswith("  fetch:   nix copy --from '"))
-    assert fetch.endswith(" " + detail_outputs(local, "hello"))
+    prefix = "  fetch:   nix --extra-experimental-features nix-command copy --from "
+    fetch = next(line for line in lines if line.startswith(prefix))
+    assert f" {detail_outputs(local, 'hello')}  (" in fetch
     assert "  builds (2, newest first):" in lines
     rows = [line.split() for line in lines if line.startswith("    ")]
     assert rows[0] == ["VERSION", "SYSTEM", "REV", "DATE", "OUTPUTS"]

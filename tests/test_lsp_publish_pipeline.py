@@ -7,6 +7,7 @@ A real `floxls serve` publishes from a real git repository (with a bare remote) 
 from __future__ import annotations
 
 import asyncio
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from floxls.publish.pipeline import nix_copy_command
 from tests.support.gitrepo import GitEnv
 from tests.support.lsp import frame, read_frame
 from tests.support.nixtools import Nix
@@ -136,7 +138,8 @@ async def test_publish_reports_progress_and_nix_imports_it(
         assert list(store.glob("*.narinfo"))
         (out,) = result["storePaths"]
         # The local catalog is floxls's own, so the message says how to fetch it with nix.
-        assert shown[0].message.endswith(f"fetch it with: nix copy --from '{store.as_uri()}' {out}")
+        fetch = shlex.join(nix_copy_command(store.as_uri(), [out], public))
+        assert shown[0].message.endswith(f"fetch it with: {fetch}")
         imported = nix.store("imported")
         proc = imported.copy_from(store.as_uri(), [out], trusted_keys=[public])
         assert proc.returncode == 0, proc.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from floxls.commands.publish import PlainDisplay, RichDisplay
 from floxls.progress import Event
 from tests.support.floxhub import FakeFloxHub
 from tests.support.gitrepo import HELLO_MANIFEST, GitEnv, PublishSetup
+from tests.support.nixtools import Nix, run_nix
 from tests.support.s3 import S3Bucket
 
 pytestmark = pytest.mark.slow
@@ -54,7 +56,7 @@ def floxls(
     )
 
 
-def test_cli_publish_and_show(git_env: GitEnv, publish_setup: PublishSetup) -> None:
+def test_cli_publish_and_show(git_env: GitEnv, publish_setup: PublishSetup, nix: Nix) -> None:
     env = cli_env(publish_setup)
     r = floxls(
         [
@@ -72,7 +74,15 @@ def test_cli_publish_and_show(git_env: GitEnv, publish_setup: PublishSetup) -> N
     me = local_catalog_name()
     last = r.stdout.strip().splitlines()[-1]
     assert last.startswith(f"Published {me}/hello 1.0.0")
-    assert "fetch it with: nix copy --from '" in last and "/nix/store/" in last
+    # the local catalog is floxls's own, so the hint is a nix copy; run it as printed
+    hint = shlex.split(last.split("fetch it with: ", 1)[1])
+    assert hint[:4] == ["nix", "--extra-experimental-features", "nix-command", "copy"]
+    assert publish_setup.public_key in hint
+    chroot = nix.store("fetched")
+    fetched = run_nix([*hint, "--to", chroot.arg], nix.base, check=False)
+    assert fetched.returncode == 0, fetched.stderr
+    (out,) = [a for a in hint if a.startswith("/nix/store/")]
+    assert (chroot.real(out) / "bin" / "hello").is_file()
     assert "[build] | " not in r.stdout  # progress goes to stderr
     assert "[clone]" in r.stderr and "[upload]" in r.stderr and "[record]" in r.stderr
     show = floxls(["show", f"{me}/hello"], env)

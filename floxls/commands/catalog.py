@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -91,8 +92,11 @@ def print_detail(detail: PackageDetail, out: TextIO, *, flox_installable: bool =
     if flox_installable:
         out.write(f"  install: flox install {ref}\n")
     elif latest and latest.cache_uri and latest.derivation.outputs:
-        paths = " ".join(o.store_path for o in latest.derivation.outputs)
-        out.write(f"  fetch:   nix copy --from '{strip_credentials(latest.cache_uri)}' {paths}\n")
+        from floxls.publish.pipeline import nix_copy_command
+
+        paths = [o.store_path for o in latest.derivation.outputs]
+        cmd = nix_copy_command(strip_credentials(latest.cache_uri), paths, None)
+        out.write(f"  fetch:   {shlex.join(cmd)}  (trusting the key it was signed with)\n")
     if not detail.builds:
         out.write("  no builds recorded yet\n")
         return

@@ -13,6 +13,7 @@ per (environment, target) at a time.
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ class PublishResult:
     recorded: bool = True  # False when the catalog already had this build
     warnings: list[Finding] = field(default_factory=list)
     catalog_kind: str = "floxhub"  # or "local": floxls's own catalog, unknown to flox
+    public_key: str | None = None  # of the key that signed the narinfos
 
     @property
     def install_ref(self) -> str:
@@ -77,8 +79,18 @@ class PublishResult:
         cache (the local catalog is floxls's own; flox cannot install from it)."""
         if self.catalog_kind == "floxhub":
             return f"install it with: flox install {self.install_ref}"
-        paths = " ".join(self.store_paths)
-        return f"fetch it with: nix copy --from '{self.store_url}' {paths}"
+        return "fetch it with: " + shlex.join(
+            nix_copy_command(self.store_url, self.store_paths, self.public_key)
+        )
+
+
+def nix_copy_command(store_url: str, paths: list[str], public_key: str | None) -> list[str]:
+    """The `nix copy` that fetches `paths` from the cache: works with a stock Nix (the nix
+    command is experimental there) and trusts the key that signed them."""
+    cmd = ["nix", "--extra-experimental-features", "nix-command", "copy"]
+    if public_key:
+        cmd += ["--option", "extra-trusted-public-keys", public_key]
+    return [*cmd, "--from", store_url, *paths]
 
 
 class PreflightFailed(FloxlsError):
@@ -206,6 +218,7 @@ def _run_locked(
         recorded=recorded,
         warnings=warnings,
         catalog_kind=catalog.kind,
+        public_key=str(key.public()) if key is not None else None,
     )
 
 
