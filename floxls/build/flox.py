@@ -9,9 +9,9 @@ into the store) and `result-<name>-buildCache` (pure builds). On failure it exit
 non-zero after printing the build log; on success it prints
 `Builds completed successfully. Output created: ./result-<name>`.
 
-The closure and every path's references and deriver come from two `nix-store` calls
-whatever the closure's size: `--query --requisites` of the outputs, then `--dump-db` of
-the closure (the validity registration: path, hash, size, deriver, references).
+The closure and every path's references and deriver come from a few `nix-store` calls,
+not one per path: `--query --requisites` of the outputs, then `--dump-db` of the closure
+in chunks (the validity registration: path, hash, size, deriver, references).
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ def parse_registration(text: str) -> dict[str, tuple[str | None, tuple[str, ...]
 
 def query_closure(roots: list[str]) -> list[StoreObject]:
     """The closure of `roots` (roots first, in order, then the rest as `--requisites` lists
-    them), each with its references and deriver: two `nix-store` processes in all."""
+    them), each with its references and deriver: one `--requisites` call and one
+    `--dump-db` call per DUMP_CHUNK paths."""
     requisites = _nix_store("--query", "--requisites", *roots).split()
     ordered = list(dict.fromkeys([*roots, *requisites]))
     info: dict[str, tuple[str | None, tuple[str, ...]]] = {}

@@ -27,12 +27,20 @@ EXPLAIN_COMMAND = "floxls.explainBlocked"
 RangeConverter = Callable[["Range"], types.Range]
 
 
-def document_findings(manifest: Manifest, problems: Sequence[Problem], name: str) -> list[Finding]:
-    """What in the document itself stops publishing `name`: its name, errors in the manifest
-    (preflight refuses both; the git state is the other half, cached by git_state)."""
+def document_findings(
+    manifest: Manifest, problems: Sequence[Problem], target: BuildTarget
+) -> list[Finding]:
+    """What in the document itself stops publishing `target`: its name, errors in the
+    manifest (preflight refuses both; the git state is the other half, cached by git_state).
+    The checker's own error for this target's name is not counted twice."""
     from floxls.publish.preflight import manifest_findings, name_finding
 
-    bad_name = name_finding(name)
+    bad_name = name_finding(target.name)
+    if bad_name:
+        here = target.entry.key_range
+        problems = [
+            p for p in problems if not (p.code == "invalid-package-name" and p.range == here)
+        ]
     errors = [f for f in manifest_findings(manifest, problems) if f.code == "manifest-errors"]
     return ([bad_name] if bad_name else []) + errors
 
@@ -46,7 +54,7 @@ def blocked_reason(
     """The first thing that would stop publishing `target`, in a few words."""
     from floxls.lsp.git_state import short_reason
 
-    found = document_findings(manifest, problems, target.name)
+    found = document_findings(manifest, problems, target)
     return short_reason(found[0]) if found else repo_reason
 
 

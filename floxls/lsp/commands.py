@@ -164,7 +164,7 @@ def register(server: FloxServer) -> None:
         target = found.target
         lines: list[str] = []
         items: list[dict[str, object]] = []
-        mine = document_findings(found.manifest, found.problems, found.build.name)
+        mine = document_findings(found.manifest, found.problems, found.build)
         for f in mine + git_state(ls).explain(target.uri):
             lines.append(f"{f.message}; fix: {f.fix}" if f.fix else f.message)
             items.append({"code": f.code, "message": f.message, "fix": f.fix})

@@ -156,15 +156,13 @@ class Publisher:
 
         if settings.publish_enabled:
             return settings
-        message = (
-            "floxls: publishing is turned off (the Flox `publish` feature is not enabled). "
-            f"{ENABLE_ACTION} sets features.publish = true in {settings.config_file}."
-        )
+        message = "floxls: publishing is turned off (the Flox `publish` feature is not enabled)."
         choice: types.MessageActionItem | None = None
         if self._client_has("window", "show_message"):
             params = types.ShowMessageRequestParams(
                 type=types.MessageType.Warning,
-                message=message,
+                message=f"{message} {ENABLE_ACTION} sets features.publish = true in "
+                f"{settings.config_file}.",
                 actions=[types.MessageActionItem(title=ENABLE_ACTION)],
             )
             try:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from floxls.manifest.checker import toml_key
 from floxls.manifest.model import Problem, Severity
 from floxls.manifest.schema import PACKAGE_NAME_RE
 from floxls.progress import plural
@@ -221,7 +222,7 @@ def name_finding(package: str) -> Finding | None:
     return Finding(
         "invalid-target-name",
         f"{package!r} is not a valid package name (1-128 letters, digits, '.', '_' or '-')",
-        f"rename [build.{package}] to a name such as "
+        f"rename [build.{toml_key(package)}] to a name such as "
         f"{re.sub(r'[^a-zA-Z0-9._-]+', '-', package).strip('-')[:128] or 'hello'}",
     )
 
