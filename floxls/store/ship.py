@@ -65,6 +65,25 @@ class Packed:
     file_size: int
 
 
+class _ByteProgress:
+    """Counts the bytes of one step and reports them, at most every EVENT_EVERY bytes."""
+
+    def __init__(self, step: str, total: int, progress: Progress) -> None:
+        self.step, self.total, self.progress = step, total, progress
+        self.done = self._last = 0
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if self.done - self._last >= EVENT_EVERY:
+            self._last = self.done
+            self.progress(Event(self.step, done_bytes=self.done, total_bytes=self.total))
+
+    def say(self, message: str, fraction: float | None = None) -> None:
+        self.progress(
+            Event(self.step, message, fraction, done_bytes=self.done, total_bytes=self.total)
+        )
+
+
 def nar_hash_of(source: Path, cancel: CancelToken | None = None) -> tuple[bytes, int]:
     """sha256 digest and size of the NAR of `source`, streamed (for CA store paths)."""
     h = hashlib.sha256()
@@ -231,27 +250,18 @@ def ship(
 
     with tempfile.TemporaryDirectory(prefix="floxls-ship-", dir=workdir) as tmp:
         packed: dict[str, tuple[Packed, str]] = {}
-        total = sum(nar.nar_size(p.source) for p in todo)
-        done = 0
-        last = 0
-
-        def on_nar_bytes(n: int) -> None:
-            nonlocal done, last
-            done += n
-            if done - last >= EVENT_EVERY:
-                last = done
-                progress(Event("closure", done_bytes=done, total_bytes=total))
+        packing = _ByteProgress("closure", sum(nar.nar_size(p.source) for p in todo), progress)
 
         for i, p in enumerate(todo):
             cancel.check()
             name = storepath.base_name(p.store_path)
-            progress(Event("closure", f"packing {name}", done_bytes=done, total_bytes=total))
+            packing.say(f"packing {name}")
             result_p = pack(
                 p.source,
                 Path(tmp) / f"{i}.nar",
                 comp,
                 cancel=cancel,
-                progress=on_nar_bytes,
+                progress=packing,
                 threads=threads,
             )
             _check_ca(p, result_p.nar_sha256)
@@ -269,8 +279,8 @@ def ship(
                 deriver=storepath.base_name(p.deriver) if p.deriver else None,
                 ca=p.ca,
             )
-        done_msg = f"packed {plural(len(todo), 'path')}"
-        progress(Event("closure", done_msg, done_bytes=done, total_bytes=done))
+        packing.total = packing.done
+        packing.say(f"packed {plural(len(todo), 'path')}")
 
         if key is not None:
             for n, p in enumerate(todo, 1):
@@ -287,41 +297,19 @@ def ship(
         else:
             progress(Event("sign", "no signing key: uploading unsigned narinfos"))
 
-        up_total = sum(pk.file_size for pk, _ in packed.values())
-        up_done = 0
-        up_last = 0
-
-        def on_up_bytes(n: int) -> None:
-            nonlocal up_done, up_last
-            up_done += n
-            if up_done - up_last >= EVENT_EVERY:
-                up_last = up_done
-                progress(Event("upload", done_bytes=up_done, total_bytes=up_total))
+        uploading = _ByteProgress(
+            "upload", sum(pk.file_size for pk, _ in packed.values()), progress
+        )
 
         for p in todo:
             cancel.check()
             pk, file_key = packed[p.store_path]
-            progress(
-                Event(
-                    "upload",
-                    f"uploading {storepath.base_name(p.store_path)}",
-                    done_bytes=up_done,
-                    total_bytes=up_total,
-                )
-            )
-            store.put_nar(pk.file, file_key, progress=on_up_bytes, cancel=cancel)
+            uploading.say(f"uploading {storepath.base_name(p.store_path)}")
+            store.put_nar(pk.file, file_key, progress=uploading, cancel=cancel)
             os.unlink(pk.file)
         for p in _references_first(todo):
             cancel.check()
             store.put_narinfo(result.narinfos[p.store_path])
             result.uploaded.append(p.store_path)
-        progress(
-            Event(
-                "upload",
-                f"uploaded {plural(len(todo), 'path')} to {store.url}",
-                done_bytes=up_done,
-                total_bytes=up_total,
-                fraction=1.0,
-            )
-        )
+        uploading.say(f"uploaded {plural(len(todo), 'path')} to {store.url}", fraction=1.0)
     return result
